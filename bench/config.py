@@ -64,7 +64,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = _doc("passes over the training split", default=6)
+    epochs: int = _doc("passes over the training split", default=8)
     batch_size: int = _doc("mini-batch size", default=128)
     lr: float = _doc("learning rate", default=1e-3)
     optimizer: str = _doc("adam or sgd (sgd uses momentum 0.9)", default="adam")

@@ -24,8 +24,10 @@ class Condition:
 
 
 def _outcomes(model: MlpEnsemble, images: torch.Tensor, labels: torch.Tensor) -> dict[str, np.ndarray]:
-    log_probs = torch.log_softmax(predict_logits(model, images), dim=-1)  # (K, n, 10)
-    return scoring.outcomes(log_probs, labels)
+    """Outcomes ``(K, n)``; scored model by model so no model's numbers depend on K (see train)."""
+    logits = predict_logits(model, images)  # (K, n, 10)
+    per_model = [scoring.outcomes(torch.log_softmax(lg, dim=-1), labels) for lg in logits]
+    return {name: np.stack([out[name] for out in per_model]) for name in per_model[0]}
 
 
 @torch.no_grad()

@@ -30,6 +30,29 @@ def init_layers(gen: torch.Generator, widths: list[int]) -> list[tuple[torch.Ten
     return layers
 
 
+class _WideLinear(torch.autograd.Function):
+    """``x @ w + b`` for all K models at once, with gradients that do not depend on K.
+
+    ``x``: ``(B, n_in)``, ``w``: ``(n_in, K * h)``, ``b``: ``(K * h,)``. The weight and bias
+    gradients are both matmuls over a contiguous gradient (``x.T @ g`` and ``1.T @ g``), whose
+    columns BLAS computes identically whatever K is; autograd's own bias sum and the strided
+    gradient of the (K, B) transpose round differently for different K.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x, w)
+        return torch.addmm(b, x, w)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, w = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_x = grad @ w.T if ctx.needs_input_grad[0] else None
+        ones = torch.ones(1, len(grad), dtype=grad.dtype, device=grad.device)
+        return grad_x, x.T @ grad, (ones @ grad).view(-1)
+
+
 class MlpEnsemble(torch.nn.Module):
     """K MLPs with identical architecture. Forward returns logits ``(K, B, 10)``."""
 
@@ -59,13 +82,13 @@ class MlpEnsemble(torch.nn.Module):
         """``x``: ``(B, 784)`` shared by all models, or ``(K, B, 784)`` one batch per model."""
         n_in, k, h0 = self.w0.shape
         if x.dim() == 2:
-            wide = x @ self.w0.view(n_in, k * h0)  # (B, K * h0): one wide matmul
-            h = wide.view(len(x), k, h0).transpose(0, 1)  # (K, B, h0)
+            # One wide matmul for all K models.
+            wide = _WideLinear.apply(x, self.w0.view(n_in, k * h0), self.b0.view(k * h0))  # (B, K * h0)
+            h = self.activation(wide).view(len(x), k, h0).transpose(0, 1)  # (K, B, h0)
         else:
-            h = torch.einsum("kbi,ikh->kbh", x, self.w0)  # (K, B, h0)
-        h = self.activation(h + self.b0[:, None, :])
+            h = self.activation(torch.baddbmm(self.b0[:, None, :], x, self.w0.transpose(0, 1)))  # (K, B, h0)
         for i, (weight, bias) in enumerate(zip(self.ws, self.bs, strict=True)):
-            h = torch.bmm(h, weight) + bias  # (K, B, out)
+            h = torch.baddbmm(bias, h, weight)  # (K, B, out)
             if i < len(self.ws) - 1:
                 h = self.activation(h)
         return h

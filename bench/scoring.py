@@ -14,15 +14,15 @@ METRICS = ("accuracy", "flip_rate", "confidence", "nll", "brier", "ece")
 
 
 def outcomes(log_probs: torch.Tensor, labels: torch.Tensor) -> dict[str, np.ndarray]:
-    """Per-example outcomes from log-probabilities ``(K, n, 10)`` and labels ``(n,)``.
+    """Per-example outcomes of one model from log-probabilities ``(n, 10)`` and labels ``(n,)``.
 
     Returns ``pred`` (int8), ``confidence`` (max softmax, float32), ``prob_true`` (softmax of the
     true class, float64 so that its log is exact), ``brier`` (sum over classes of
-    ``(p_c - y_c)^2``, float32), each ``(K, n)``.
+    ``(p_c - y_c)^2``, float32), each ``(n,)``.
     """
     probs = log_probs.exp()
     confidence, pred = probs.max(-1)
-    log_true = log_probs.gather(-1, labels.expand(log_probs.shape[:-1]).unsqueeze(-1)).squeeze(-1)
+    log_true = log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
     onehot = torch.nn.functional.one_hot(labels, probs.shape[-1]).to(probs.dtype)
     brier = ((probs - onehot) ** 2).sum(-1)
     return {

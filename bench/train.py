@@ -59,10 +59,13 @@ def _batches(order: np.random.Generator | list[np.random.Generator], n: int,
 
 
 def _per_model_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy per model: logits ``(K, B, 10)``, targets ``(B,)`` or ``(K, B)`` -> ``(K,)``."""
-    k, b, c = logits.shape
-    targets = targets.expand(k, b).reshape(k * b)
-    return F.cross_entropy(logits.reshape(k * b, c), targets, reduction="none").view(k, b).mean(1)
+    """Mean cross-entropy per model: logits ``(K, B, 10)``, targets ``(B,)`` or ``(K, B)`` -> ``(K,)``.
+
+    Computed model by model: vectorised kernels round their tail elements differently, so a
+    ``(K * B, 10)`` call would make a model's loss depend (in the last bit) on K.
+    """
+    per_model = targets.expand(logits.shape[:2])
+    return torch.stack([F.cross_entropy(logits[k], per_model[k]) for k in range(len(logits))])
 
 
 def _park(model: MlpEnsemble, optimizer: torch.optim.Optimizer, k: int) -> None:

@@ -1,0 +1,114 @@
+"""The vectorised ensemble trains each model exactly as it would be trained alone."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench import seeding
+from bench.config import load_config
+from bench.data import load_mnist, make_splits
+from bench.model import MlpEnsemble, init_layers
+from bench.train import Dataset, train_models
+from bench.unit import run_unit
+from tests.conftest import TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    from tests.conftest import MNIST_DIR
+
+    if not MNIST_DIR.is_dir():
+        pytest.skip("real MNIST not available")
+    config = load_config(None, TINY)
+    mnist = load_mnist(config.data.dir)
+    splits = make_splits(60000, config.data.val_size, 10000, config.data.train_limit,
+                         config.data.test_limit, seeding.stream(config.run.root_seed, seeding.SPLIT))
+    return config, mnist, splits
+
+
+def _dataset(mnist, splits):
+    def f(x):
+        return torch.tensor(x, dtype=torch.float32) / 255
+
+    return Dataset(f(mnist.train_images[splits.train_index]),
+                   torch.tensor(mnist.train_labels[splits.train_index], dtype=torch.int64),
+                   f(mnist.train_images[splits.val_index]),
+                   torch.tensor(mnist.train_labels[splits.val_index], dtype=torch.int64))
+
+
+@pytest.mark.parametrize("seed_mode", ["init", "order"])
+def test_seed_alone_equals_seed_in_a_batch_of_16(tiny_data, seed_mode):
+    config, mnist, splits = tiny_data
+    config = load_config(None, TINY + [f'run.seed_mode="{seed_mode}"'])
+    alone = run_unit(config, [7], mnist, splits)
+    batch = run_unit(config, list(range(16)), mnist, splits)
+    for table in ("history", "metrics", "predictions"):
+        mine = getattr(batch, table)
+        mine = mine[mine["seed"] == 7].reset_index(drop=True)
+        torch.testing.assert_close  # noqa: B018  (exact equality is asserted below)
+        assert getattr(alone, table).equals(mine), table
+
+
+def _reference_training(config, dataset, streams, epochs):
+    """A plain one-model nn.Module loop with the same seed streams."""
+    widths = [784, *config.model.hidden, 10]
+    layers = init_layers(seeding.torch_generator(streams["init"]), widths)
+    linears = []
+    for weight, bias in layers:
+        linear = torch.nn.Linear(weight.shape[0], weight.shape[1])
+        with torch.no_grad():
+            linear.weight.copy_(weight.T)
+            linear.bias.copy_(bias)
+        linears.append(linear)
+    net = torch.nn.Sequential(*sum(([lin, torch.nn.ReLU()] for lin in linears[:-1]), []), linears[-1])
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.train.lr)
+    rng = seeding.numpy_rng(streams["order"])
+    for _ in range(epochs):
+        perm = torch.from_numpy(rng.permutation(len(dataset.train_x)))
+        for start in range(0, len(perm), config.train.batch_size):
+            index = perm[start:start + config.train.batch_size]
+            loss = F.cross_entropy(net(dataset.train_x[index]), dataset.train_y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return net, linears
+
+
+def test_matches_a_plain_nn_module_loop(tiny_data):
+    config, mnist, splits = tiny_data
+    dataset = _dataset(mnist, splits)
+    seeds = [3, 11]
+    streams = [seeding.model_streams(config.run.root_seed, s, "init") for s in seeds]
+    model = MlpEnsemble.from_generators([seeding.torch_generator(s["init"]) for s in streams],
+                                        config.model.hidden, "relu")
+    train_models(model, dataset, config.train, seeding.numpy_rng(streams[0]["order"]))
+    for k, st in enumerate(streams):
+        net, linears = _reference_training(config, dataset, st, config.train.epochs)
+        for (weight, bias), linear in zip(model.layers_of(k), linears, strict=True):
+            # addmm (nn.Linear) and matmul + add round differently in the last bit; after
+            # 2 epochs the weights still agree to 1e-4.
+            torch.testing.assert_close(weight, linear.weight.detach().T, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(bias, linear.bias.detach(), atol=1e-4, rtol=1e-4)
+        with torch.no_grad():
+            ref_pred = net(dataset.val_x).argmax(1)
+            ens_pred = model(dataset.val_x)[k].argmax(1)
+        assert (ref_pred == ens_pred).float().mean() >= 0.995
+
+
+def test_a_diverging_seed_fails_alone(tiny_data):
+    config, mnist, splits = tiny_data
+    dataset = _dataset(mnist, splits)
+    gens = [seeding.torch_generator(seeding.model_streams(1, s, "init")["init"]) for s in range(3)]
+    model = MlpEnsemble.from_generators(gens, (16,), "relu")
+    healthy = MlpEnsemble.from_generators(
+        [seeding.torch_generator(seeding.model_streams(1, s, "init")["init"]) for s in (0, 2)], (16,), "relu")
+    with torch.no_grad():
+        model.w0[:, 1] *= 1e38  # model 1 overflows to inf at once
+    train_cfg = config.train
+    outcome = train_models(model, dataset, train_cfg, np.random.default_rng(0))
+    reference = train_models(healthy, dataset, train_cfg, np.random.default_rng(0))
+    assert set(outcome.failures) == {1}
+    assert outcome.failures[1][0] == 1 and "loss became" in outcome.failures[1][1]
+    assert np.isnan(outcome.loss[-1, :, 1]).all()
+    np.testing.assert_array_equal(outcome.loss[:, :, [0, 2]], reference.loss)

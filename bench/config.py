@@ -133,7 +133,8 @@ class AnalysisConfig:
     confidence: float = _doc("confidence level of every interval", default=0.95)
     n_boot: int = _doc("bootstrap resamples", default=2000)
     analysis_seed: int = _doc("seed of the analysis stream (bootstraps)", default=0)
-    focus_sigma: float = _doc("noise level of the pairwise divergence matrix; <0: the middle of the grid", default=0.5)
+    focus_sigma: float = _doc("noise level of the pairwise divergence matrix (nearest grid level)", default=0.5)
+    planner_delta: float = _doc("difference the seed-count planner should detect (metric units)", default=0.01)
 
     def validate(self) -> None:
         _require(len(self.pair) in (0, 2), "analysis.pair", "must name exactly two seeds, or be empty")
@@ -144,6 +145,8 @@ class AnalysisConfig:
         _require(100 <= self.n_boot <= 1_000_000, "analysis.n_boot", "must be between 100 and 1000000")
         _require(0 <= self.analysis_seed < 2**63, "analysis.analysis_seed", "must be in [0, 2**63)")
         _require(math.isfinite(self.focus_sigma), "analysis.focus_sigma", "must be a finite number")
+        _require(math.isfinite(self.planner_delta) and self.planner_delta > 0, "analysis.planner_delta",
+                 "must be a positive number")
 
 
 @dataclass(frozen=True)

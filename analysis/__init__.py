@@ -1,0 +1,1 @@
+"""Statistical analysis and report for a seed-divergence results folder."""

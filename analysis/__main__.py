@@ -15,8 +15,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     report = sub.add_parser("report", help="analyse a results folder and write RUN_DIR/report/")
     report.add_argument("run_dir", type=Path)
-    report.add_argument("--set", dest="overrides", action="append", default=[], metavar="analysis.KEY=VALUE",
-                        help="override an analysis setting, value in TOML syntax (repeatable)")
+    report.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="analysis.KEY=VALUE",
+        help="override an analysis setting, value in TOML syntax (repeatable)",
+    )
     args = parser.parse_args(argv)
     try:
         overrides = {}

@@ -39,8 +39,9 @@ def percentile_interval(boot: np.ndarray, confidence: float) -> tuple[np.ndarray
     return np.quantile(boot, tail, axis=0), np.quantile(boot, 1 - tail, axis=0)
 
 
-def bca_interval(estimate: np.ndarray, boot: np.ndarray, jackknife: np.ndarray,
-                 confidence: float) -> tuple[np.ndarray, np.ndarray]:
+def bca_interval(
+    estimate: np.ndarray, boot: np.ndarray, jackknife: np.ndarray, confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Bias-corrected and accelerated interval (Efron 1987).
 
     ``estimate`` ``(...)``, ``boot`` ``(B, ...)`` replicates, ``jackknife`` ``(n, ...)``
@@ -50,9 +51,9 @@ def bca_interval(estimate: np.ndarray, boot: np.ndarray, jackknife: np.ndarray,
     below = (boot < estimate).sum(0) + 0.5 * (boot == estimate).sum(0)
     z0 = special.ndtri(np.clip(below / n_boot, 1 / (2 * n_boot), 1 - 1 / (2 * n_boot)))
     centred = jackknife.mean(0) - jackknife
-    denom = 6 * (centred ** 2).sum(0) ** 1.5
+    denom = 6 * (centred**2).sum(0) ** 1.5
     with np.errstate(invalid="ignore", divide="ignore"):
-        accel = np.where(denom > 0, (centred ** 3).sum(0) / denom, 0.0)
+        accel = np.where(denom > 0, (centred**3).sum(0) / denom, 0.0)
     tail = (1 - confidence) / 2
     levels = []
     for z in (special.ndtri(tail), special.ndtri(1 - tail)):
@@ -71,11 +72,12 @@ def _quantile_per_cell(boot: np.ndarray, level: np.ndarray) -> np.ndarray:
     hi = np.ceil(position).astype(int)
     frac = position - lo
     take = np.take_along_axis
-    return (take(ordered, lo[None], 0)[0] * (1 - frac) + take(ordered, hi[None], 0)[0] * frac)
+    return take(ordered, lo[None], 0)[0] * (1 - frac) + take(ordered, hi[None], 0)[0] * frac
 
 
-def seed_bootstrap(per_seed: np.ndarray, statistic: str, rng: np.random.Generator, n_boot: int,
-                   confidence: float, method: str = "bca") -> dict[str, np.ndarray]:
+def seed_bootstrap(
+    per_seed: np.ndarray, statistic: str, rng: np.random.Generator, n_boot: int, confidence: float, method: str = "bca"
+) -> dict[str, np.ndarray]:
     """Bootstrap a statistic over seeds; ``per_seed`` is ``(n_seeds, ...)``.
 
     One resample of seed indices is applied to every trailing cell at once, so a seed stays
@@ -94,8 +96,9 @@ def seed_bootstrap(per_seed: np.ndarray, statistic: str, rng: np.random.Generato
     return {"estimate": estimate, "ci_low": low, "ci_high": high}
 
 
-def summarise_metrics(metrics: pd.DataFrame, metric_names: list[str], rng: np.random.Generator,
-                      n_boot: int, confidence: float) -> pd.DataFrame:
+def summarise_metrics(
+    metrics: pd.DataFrame, metric_names: list[str], rng: np.random.Generator, n_boot: int, confidence: float
+) -> pd.DataFrame:
     """Per-sigma mean, between-seed SD, range and IQM of every metric, with seed-bootstrap BCa CIs.
 
     ``metrics``: one row per (seed, sigma, draw); a seed's value at a sigma is its mean over draws.
@@ -114,10 +117,20 @@ def summarise_metrics(metrics: pd.DataFrame, metric_names: list[str], rng: np.ra
         result = seed_bootstrap(cube, statistic, rng, n_boot, confidence, "bca")
         for g, sigma in enumerate(sigmas):
             for m, metric in enumerate(metric_names):
-                rows.append({"metric": metric, "sigma": float(sigma), "statistic": statistic,
-                             "estimate": result["estimate"][g, m], "ci_low": result["ci_low"][g, m],
-                             "ci_high": result["ci_high"][g, m], "confidence": confidence,
-                             "n_boot": n_boot, "method": "seed bootstrap (BCa)", "n_seeds": len(seeds)})
+                rows.append(
+                    {
+                        "metric": metric,
+                        "sigma": float(sigma),
+                        "statistic": statistic,
+                        "estimate": result["estimate"][g, m],
+                        "ci_low": result["ci_low"][g, m],
+                        "ci_high": result["ci_high"][g, m],
+                        "confidence": confidence,
+                        "n_boot": n_boot,
+                        "method": "seed bootstrap (BCa)",
+                        "n_seeds": len(seeds),
+                    }
+                )
     return pd.DataFrame(rows).sort_values(["metric", "statistic", "sigma"], ignore_index=True)
 
 
@@ -127,8 +140,9 @@ def resample_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray
     return np.bincount(index.ravel(), minlength=n * n_boot).reshape(n_boot, n).astype(np.float64)
 
 
-def two_way_bootstrap_mean(values: np.ndarray, rng: np.random.Generator, n_boot: int,
-                           confidence: float) -> dict[str, float]:
+def two_way_bootstrap_mean(
+    values: np.ndarray, rng: np.random.Generator, n_boot: int, confidence: float
+) -> dict[str, float]:
     """Bootstrap the grand mean of ``values`` ``(n_rows, n_examples)``, resampling rows and
     examples jointly (percentile interval).
 

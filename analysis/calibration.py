@@ -26,6 +26,13 @@ def reliability_bins(cube: PredictionCube, sigmas: list[float], n_bins: int = N_
         conf_sum = np.bincount(bins, weights=conf, minlength=n_bins)
         acc_sum = np.bincount(bins, weights=correct, minlength=n_bins)
         for b in np.flatnonzero(count):
-            rows.append({"sigma": float(sigma), "bin": int(b), "confidence": conf_sum[b] / count[b],
-                         "accuracy": acc_sum[b] / count[b], "count": int(count[b])})
+            rows.append(
+                {
+                    "sigma": float(sigma),
+                    "bin": int(b),
+                    "confidence": conf_sum[b] / count[b],
+                    "accuracy": acc_sum[b] / count[b],
+                    "count": int(count[b]),
+                }
+            )
     return pd.DataFrame(rows)

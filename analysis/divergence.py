@@ -29,8 +29,16 @@ def _outcome(cube: PredictionCube, metric: str) -> np.ndarray:
     return {"accuracy": cube.correct, "flip_rate": cube.flipped, "confidence": cube.confidence}[metric]
 
 
-def pair_analysis(cube: PredictionCube, seed_a: int, seed_b: int, margin: float, alpha: float,
-                  rng: np.random.Generator, n_boot: int, confidence: float) -> pd.DataFrame:
+def pair_analysis(
+    cube: PredictionCube,
+    seed_a: int,
+    seed_b: int,
+    margin: float,
+    alpha: float,
+    rng: np.random.Generator,
+    n_boot: int,
+    confidence: float,
+) -> pd.DataFrame:
     """Model A vs Model B on paired per-example outcomes.
 
     Rows: one TOST of clean-accuracy equivalence (``metric`` = ``accuracy_equivalence``; CI is
@@ -49,11 +57,22 @@ def pair_analysis(cube: PredictionCube, seed_a: int, seed_b: int, margin: float,
     clean_a, clean_b = cube.correct[ia, 0], cube.correct[ib, 0]
     tost = tost_paired(clean_a, clean_b, margin)
     t_crit = stats.t.ppf(1 - alpha, len(clean_a) - 1)
-    rows = [{"sigma": 0.0, "metric": "accuracy_equivalence", "estimate": tost["estimate"],
-             "ci_low": tost["estimate"] - t_crit * tost["se"], "ci_high": tost["estimate"] + t_crit * tost["se"],
-             "statistic": tost["statistic"], "p_val": tost["p_val"], "p_adj": tost["p_val"],
-             "effect_size": tost["estimate"], "test": f"TOST paired t, margin +/-{margin:g}",
-             "confidence": 1 - 2 * alpha, "n_boot": 0}]
+    rows = [
+        {
+            "sigma": 0.0,
+            "metric": "accuracy_equivalence",
+            "estimate": tost["estimate"],
+            "ci_low": tost["estimate"] - t_crit * tost["se"],
+            "ci_high": tost["estimate"] + t_crit * tost["se"],
+            "statistic": tost["statistic"],
+            "p_val": tost["p_val"],
+            "p_adj": tost["p_val"],
+            "effect_size": tost["estimate"],
+            "test": f"TOST paired t, margin +/-{margin:g}",
+            "confidence": 1 - 2 * alpha,
+            "n_boot": 0,
+        }
+    ]
     for metric in PAIR_METRICS:
         outcome = _outcome(cube, metric)
         metric_rows = []
@@ -73,9 +92,19 @@ def pair_analysis(cube: PredictionCube, seed_a: int, seed_b: int, margin: float,
                 statistic, p_val = mcnemar_exact(only_a, only_b)
                 effect = only_a / only_b if only_b else np.inf
                 test = "exact McNemar (draw 0)"
-            metric_rows.append({"sigma": float(sigma), "metric": metric, **boot, "statistic": statistic,
-                                "p_val": p_val, "effect_size": effect, "test": test,
-                                "confidence": confidence, "n_boot": n_boot})
+            metric_rows.append(
+                {
+                    "sigma": float(sigma),
+                    "metric": metric,
+                    **boot,
+                    "statistic": statistic,
+                    "p_val": p_val,
+                    "effect_size": effect,
+                    "test": test,
+                    "confidence": confidence,
+                    "n_boot": n_boot,
+                }
+            )
         p_adj = adjust([r["p_val"] for r in metric_rows], "holm")
         for row, p in zip(metric_rows, p_adj, strict=True):
             row["p_adj"] = p
@@ -84,13 +113,36 @@ def pair_analysis(cube: PredictionCube, seed_a: int, seed_b: int, margin: float,
     for sigma in np.unique(cube.sigmas):
         conds = cube.conditions_at(sigma)
         acc = cube.correct[:, conds].mean(-1)  # (S, D)
-        rows.append({"sigma": float(sigma), "metric": "p_a_beats_b",
-                     "estimate": probability_of_improvement(acc[ia], acc[ib]), "ci_low": np.nan,
-                     "ci_high": np.nan, "statistic": np.nan, "p_val": np.nan, "p_adj": np.nan,
-                     "effect_size": np.nan, "test": "P(acc_A > acc_B) over noise draws",
-                     "confidence": np.nan, "n_boot": 0})
-    columns = ["sigma", "metric", "estimate", "ci_low", "ci_high", "statistic", "p_val", "p_adj",
-               "effect_size", "test", "confidence", "n_boot"]
+        rows.append(
+            {
+                "sigma": float(sigma),
+                "metric": "p_a_beats_b",
+                "estimate": probability_of_improvement(acc[ia], acc[ib]),
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "statistic": np.nan,
+                "p_val": np.nan,
+                "p_adj": np.nan,
+                "effect_size": np.nan,
+                "test": "P(acc_A > acc_B) over noise draws",
+                "confidence": np.nan,
+                "n_boot": 0,
+            }
+        )
+    columns = [
+        "sigma",
+        "metric",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "statistic",
+        "p_val",
+        "p_adj",
+        "effect_size",
+        "test",
+        "confidence",
+        "n_boot",
+    ]
     return pd.DataFrame(rows)[columns]
 
 
@@ -118,10 +170,21 @@ def all_pairs(cube: PredictionCube, margin: float, alpha: float) -> pd.DataFrame
         for i, j in itertools.combinations(range(n_seeds), 2):
             equivalent = bool(tost_p[i, j] < alpha)
             statistic, p_val = mcnemar_exact(int(a_only[i, j]), int(b_only[i, j])) if equivalent else (np.nan, np.nan)
-            rows.append({"seed_a": int(cube.seeds[i]), "seed_b": int(cube.seeds[j]), "sigma": float(sigma),
-                         "clean_diff": clean_diff[i, j], "tost_p": tost_p[i, j], "equivalent": equivalent,
-                         "acc_diff": mean_acc[i] - mean_acc[j], "n_a_only": int(a_only[i, j]),
-                         "n_b_only": int(b_only[i, j]), "statistic": statistic, "p_val": p_val})
+            rows.append(
+                {
+                    "seed_a": int(cube.seeds[i]),
+                    "seed_b": int(cube.seeds[j]),
+                    "sigma": float(sigma),
+                    "clean_diff": clean_diff[i, j],
+                    "tost_p": tost_p[i, j],
+                    "equivalent": equivalent,
+                    "acc_diff": mean_acc[i] - mean_acc[j],
+                    "n_a_only": int(a_only[i, j]),
+                    "n_b_only": int(b_only[i, j]),
+                    "statistic": statistic,
+                    "p_val": p_val,
+                }
+            )
     frame = pd.DataFrame(rows)
     tested = frame["equivalent"].to_numpy()
     frame["p_adj"] = np.nan
@@ -131,8 +194,9 @@ def all_pairs(cube: PredictionCube, margin: float, alpha: float) -> pd.DataFrame
     return frame
 
 
-def generalisation(pairs: pd.DataFrame, seeds: np.ndarray, rng: np.random.Generator, n_boot: int,
-                   confidence: float) -> pd.DataFrame:
+def generalisation(
+    pairs: pd.DataFrame, seeds: np.ndarray, rng: np.random.Generator, n_boot: int, confidence: float
+) -> pd.DataFrame:
     """Fraction of clean-equivalent pairs that diverge, per sigma, with a seed-bootstrap CI.
 
     Pairs share seeds, so the bootstrap resamples seeds (multinomial counts ``w``) and weights
@@ -161,16 +225,26 @@ def generalisation(pairs: pd.DataFrame, seeds: np.ndarray, rng: np.random.Genera
             boot = num / den
         boot = boot[np.isfinite(boot)]
         low, high = percentile_interval(boot, confidence) if len(boot) else (np.nan, np.nan)
-        rows.append({"sigma": float(sigma), "quantity": "fraction_equivalent_pairs_diverging",
-                     "estimate": n_diverging / n_equivalent if n_equivalent else np.nan,
-                     "ci_low": float(low), "ci_high": float(high), "confidence": confidence,
-                     "n_boot": n_boot, "method": "seed bootstrap (percentile), pairs weighted w_i w_j",
-                     "n_equivalent": n_equivalent, "n_diverging": n_diverging})
+        rows.append(
+            {
+                "sigma": float(sigma),
+                "quantity": "fraction_equivalent_pairs_diverging",
+                "estimate": n_diverging / n_equivalent if n_equivalent else np.nan,
+                "ci_low": float(low),
+                "ci_high": float(high),
+                "confidence": confidence,
+                "n_boot": n_boot,
+                "method": "seed bootstrap (percentile), pairs weighted w_i w_j",
+                "n_equivalent": n_equivalent,
+                "n_diverging": n_diverging,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def multi_bootstrap_table(cube: PredictionCube, rng: np.random.Generator, n_boot: int,
-                          confidence: float) -> pd.DataFrame:
+def multi_bootstrap_table(
+    cube: PredictionCube, rng: np.random.Generator, n_boot: int, confidence: float
+) -> pd.DataFrame:
     """MultiBERTs multi-bootstrap (seeds and examples jointly) of each per-example metric's mean.
 
     Returns ``sigma, quantity, estimate, ci_low, ci_high, confidence, n_boot, method``.
@@ -182,10 +256,16 @@ def multi_bootstrap_table(cube: PredictionCube, rng: np.random.Generator, n_boot
             if metric == "flip_rate" and sigma == 0:
                 continue
             values = outcome[:, cube.conditions_at(sigma)].astype(float).mean(1)  # (S, n)
-            rows.append({"sigma": float(sigma), "quantity": f"mean_{metric}",
-                         **two_way_bootstrap_mean(values, rng, n_boot, confidence),
-                         "confidence": confidence, "n_boot": n_boot,
-                         "method": "multi-bootstrap over seeds and examples (percentile)"})
+            rows.append(
+                {
+                    "sigma": float(sigma),
+                    "quantity": f"mean_{metric}",
+                    **two_way_bootstrap_mean(values, rng, n_boot, confidence),
+                    "confidence": confidence,
+                    "n_boot": n_boot,
+                    "method": "multi-bootstrap over seeds and examples (percentile)",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -202,5 +282,6 @@ def disagreement_matrix(cube: PredictionCube, sigma: float) -> pd.DataFrame:
         matrix += (pred[:, None, :] != pred[None, :, :]).mean(-1)
     matrix /= len(conds)
     a, b = np.meshgrid(cube.seeds, cube.seeds, indexing="ij")
-    return pd.DataFrame({"seed_a": a.ravel(), "seed_b": b.ravel(), "sigma": float(sigma),
-                         "disagreement": matrix.ravel()})
+    return pd.DataFrame(
+        {"seed_a": a.ravel(), "seed_b": b.ravel(), "sigma": float(sigma), "disagreement": matrix.ravel()}
+    )

@@ -18,10 +18,8 @@ from bench.config import BenchConfig, ConfigError, config_from_json
 
 SCHEMA = {
     "history": ["seed", "epoch", "split", "loss", "accuracy"],
-    "metrics": ["seed", "perturbation", "sigma", "draw", "accuracy", "flip_rate", "confidence",
-                "nll", "brier", "ece"],
-    "predictions": ["seed", "perturbation", "sigma", "draw", "example", "label", "pred",
-                    "confidence", "prob_true"],
+    "metrics": ["seed", "perturbation", "sigma", "draw", "accuracy", "flip_rate", "confidence", "nll", "brier", "ece"],
+    "predictions": ["seed", "perturbation", "sigma", "draw", "example", "label", "pred", "confidence", "prob_true"],
 }
 SUPPORTED_SCHEMA = 1
 
@@ -75,8 +73,9 @@ class RunData:
         pair = tuple(self.config.analysis.pair) or tuple(self.seeds[:2])
         missing = [s for s in pair if s not in self.seeds]
         if missing or len(pair) < 2:
-            raise AnalysisError(f"Model A/B seeds {missing or pair} did not train successfully; "
-                                "set analysis.pair to two seeds that did")
+            raise AnalysisError(
+                f"Model A/B seeds {missing or pair} did not train successfully; set analysis.pair to two seeds that did"
+            )
         return pair
 
 
@@ -87,12 +86,15 @@ def _read_table(run_dir: Path, name: str, columns: list[str] | None = None) -> p
     try:
         frame = pd.read_parquet(path, columns=columns)
     except (pyarrow.ArrowException, OSError, ValueError) as err:
-        raise AnalysisError(f"{path} is unreadable or lacks columns ({str(err).splitlines()[0]}); "
-                            "rerun `python -m bench run` on this folder to repair it") from None
+        raise AnalysisError(
+            f"{path} is unreadable or lacks columns ({str(err).splitlines()[0]}); "
+            "rerun `python -m bench run` on this folder to repair it"
+        ) from None
     missing = [c for c in SCHEMA.get(name, []) if c not in frame.columns and (columns is None or c in columns)]
     if missing:
-        raise AnalysisError(f"{path} lacks columns {missing}; it was made by an older version, "
-                            "so rerun the study into a new folder")
+        raise AnalysisError(
+            f"{path} lacks columns {missing}; it was made by an older version, so rerun the study into a new folder"
+        )
     return frame
 
 
@@ -100,8 +102,10 @@ def load_run(run_dir: str | Path, overrides: dict | None = None) -> RunData:
     """Validate ``run_dir`` and return its tables; ``overrides`` replaces ``analysis`` settings."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file() or not (run_dir / "manifest.json").is_file():
-        raise AnalysisError(f"{run_dir} is not a results folder (no config.json/manifest.json); "
-                            "pass the --out folder of `python -m bench run`")
+        raise AnalysisError(
+            f"{run_dir} is not a results folder (no config.json/manifest.json); "
+            "pass the --out folder of `python -m bench run`"
+        )
     import json
 
     try:
@@ -110,11 +114,15 @@ def load_run(run_dir: str | Path, overrides: dict | None = None) -> RunData:
     except (OSError, json.JSONDecodeError) as err:
         raise AnalysisError(f"{run_dir} has an unreadable config or manifest ({err})") from None
     if manifest.get("schema_version") != SUPPORTED_SCHEMA:
-        raise AnalysisError(f"{run_dir} uses results schema {manifest.get('schema_version')!r}, this "
-                            f"analysis reads schema {SUPPORTED_SCHEMA}; rerun the study with this version")
+        raise AnalysisError(
+            f"{run_dir} uses results schema {manifest.get('schema_version')!r}, this "
+            f"analysis reads schema {SUPPORTED_SCHEMA}; rerun the study with this version"
+        )
     if manifest.get("status") != "complete":
-        raise AnalysisError(f"{run_dir} is incomplete (status {manifest.get('status')!r}); rerun the "
-                            "same `python -m bench run` command to finish it")
+        raise AnalysisError(
+            f"{run_dir} is incomplete (status {manifest.get('status')!r}); rerun the "
+            "same `python -m bench run` command to finish it"
+        )
     if overrides:
         saved.setdefault("analysis", {}).update(overrides)
     try:
@@ -125,8 +133,7 @@ def load_run(run_dir: str | Path, overrides: dict | None = None) -> RunData:
     ok = set(status.loc[status["status"] == "ok", "seed"].astype(int))
     seeds = [s for s in config.run.seed_list if s in ok]
     if len(seeds) < 2:
-        raise AnalysisError(f"{run_dir} has {len(seeds)} successfully trained seed(s); the analysis "
-                            "needs at least 2")
+        raise AnalysisError(f"{run_dir} has {len(seeds)} successfully trained seed(s); the analysis needs at least 2")
     history = _read_table(run_dir, "history")
     metrics = _read_table(run_dir, "metrics")
     metrics = metrics[metrics["seed"].isin(seeds)].sort_values(["seed", "sigma", "draw"], ignore_index=True)
@@ -147,8 +154,9 @@ def load_cube(run: RunData, perturbation: str = "gaussian") -> PredictionCube:
     sigma_values = np.unique(grid[:, 0])
     n_draw_codes = int(grid[:, 1].max()) + 1
     cond_lookup = np.full(len(sigma_values) * n_draw_codes, -1)
-    cond_lookup[np.searchsorted(sigma_values, grid[:, 0]) * n_draw_codes + grid[:, 1].astype(int)] = \
-        np.arange(len(grid))
+    cond_lookup[np.searchsorted(sigma_values, grid[:, 0]) * n_draw_codes + grid[:, 1].astype(int)] = np.arange(
+        len(grid)
+    )
     labels = None
     pred = confidence = None
     filled = 0
@@ -156,8 +164,10 @@ def load_cube(run: RunData, perturbation: str = "gaussian") -> PredictionCube:
         try:
             frame = pq.read_table(file, columns=columns).to_pandas()
         except (pyarrow.ArrowException, OSError) as err:
-            raise AnalysisError(f"{file} is unreadable ({str(err).splitlines()[0]}); rerun the study "
-                                "command on this folder to repair it") from None
+            raise AnalysisError(
+                f"{file} is unreadable ({str(err).splitlines()[0]}); rerun the study "
+                "command on this folder to repair it"
+            ) from None
         frame = frame[(frame["perturbation"] == perturbation) & frame["seed"].isin(seed_pos)]
         if frame.empty:
             continue
@@ -167,15 +177,18 @@ def load_cube(run: RunData, perturbation: str = "gaussian") -> PredictionCube:
             confidence = np.zeros((len(run.seeds), len(grid), n), dtype=np.float32)
             labels = np.zeros(n, dtype=np.int8)
         s = frame["seed"].map(seed_pos).to_numpy()
-        c = cond_lookup[np.searchsorted(sigma_values, frame["sigma"].to_numpy()) * n_draw_codes
-                        + frame["draw"].to_numpy()]
+        c = cond_lookup[
+            np.searchsorted(sigma_values, frame["sigma"].to_numpy()) * n_draw_codes + frame["draw"].to_numpy()
+        ]
         e = frame["example"].to_numpy()
         pred[s, c, e] = frame["pred"].to_numpy()
         confidence[s, c, e] = frame["confidence"].to_numpy()
         labels[e] = frame["label"].to_numpy()
         filled += len(frame)
     if pred is None or filled != pred.size:
-        raise AnalysisError(f"{path} does not hold one prediction per seed, condition and example; "
-                            "rerun the study into a new folder")
-    return PredictionCube(np.asarray(run.seeds), grid[:, 0].astype(float), grid[:, 1].astype(int),
-                          labels, pred, confidence)
+        raise AnalysisError(
+            f"{path} does not hold one prediction per seed, condition and example; rerun the study into a new folder"
+        )
+    return PredictionCube(
+        np.asarray(run.seeds), grid[:, 0].astype(float), grid[:, 1].astype(int), labels, pred, confidence
+    )

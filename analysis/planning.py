@@ -29,9 +29,14 @@ def two_sample_power(effect: float, n_per_group: int, alpha: float) -> float:
     return float(power) if np.isfinite(power) else 1.0
 
 
-def seed_planner(summary: pd.DataFrame, delta: float, alpha: float, confidence: float,
-                 metrics: tuple[str, ...] = ("accuracy", "flip_rate"),
-                 seed_counts: tuple[int, ...] = SEED_COUNTS) -> pd.DataFrame:
+def seed_planner(
+    summary: pd.DataFrame,
+    delta: float,
+    alpha: float,
+    confidence: float,
+    metrics: tuple[str, ...] = ("accuracy", "flip_rate"),
+    seed_counts: tuple[int, ...] = SEED_COUNTS,
+) -> pd.DataFrame:
     """CI half-width of a mean over N seeds and the power to detect a difference ``delta``
     between two groups of N seeds each (two-sided two-sample t at ``alpha``).
 
@@ -47,6 +52,15 @@ def seed_planner(summary: pd.DataFrame, delta: float, alpha: float, confidence: 
             half = stats.t.ppf(0.5 + confidence / 2, n - 1) * row.estimate / np.sqrt(n)
             effect = delta / row.estimate if row.estimate > 0 else np.inf
             power = two_sample_power(effect, n, alpha)
-            rows.append({"metric": row.metric, "sigma": row.sigma, "n_seeds": n, "sd": row.estimate,
-                         "ci_half_width": half, "delta": delta, "power": power})
+            rows.append(
+                {
+                    "metric": row.metric,
+                    "sigma": row.sigma,
+                    "n_seeds": n,
+                    "sd": row.estimate,
+                    "ci_half_width": half,
+                    "delta": delta,
+                    "power": power,
+                }
+            )
     return pd.DataFrame(rows)

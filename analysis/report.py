@@ -26,11 +26,26 @@ def build_charts(run: RunData, t: Tables) -> dict[str, tuple[str, alt.TopLevelMi
     planner_sigmas = sorted({float(grid[0]), float(grid[len(grid) // 2]), t.focus_sigma, float(grid[-1])})
     planner = t.planner[t.planner["sigma"].isin(planner_sigmas)]
     return {
-        "generalisation": ("Does the divergence generalise across seeds?", charts.generalisation_chart(t.generalisation)),
-        "accuracy_vs_sigma": ("Accuracy under noise", charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "accuracy")),
-        "flip_rate_vs_sigma": ("Flip rate under noise", charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "flip_rate")),
-        "confidence_vs_sigma": ("Confidence under noise", charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "confidence")),
-        "ece_vs_sigma": ("Calibration error under noise", charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "ece")),
+        "generalisation": (
+            "Does the divergence generalise across seeds?",
+            charts.generalisation_chart(t.generalisation),
+        ),
+        "accuracy_vs_sigma": (
+            "Accuracy under noise",
+            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "accuracy"),
+        ),
+        "flip_rate_vs_sigma": (
+            "Flip rate under noise",
+            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "flip_rate"),
+        ),
+        "confidence_vs_sigma": (
+            "Confidence under noise",
+            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "confidence"),
+        ),
+        "ece_vs_sigma": (
+            "Calibration error under noise",
+            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "ece"),
+        ),
         "calibration": ("Reliability under noise", charts.reliability_chart(t.reliability)),
         "divergence_matrix": ("Pairwise divergence", charts.divergence_matrix_chart(t.disagreement)),
         "robustness": ("Clean accuracy and robustness", charts.robustness_chart(t.robustness, pair)),
@@ -41,10 +56,13 @@ def build_charts(run: RunData, t: Tables) -> dict[str, tuple[str, alt.TopLevelMi
 
 
 TABLE_NOTES = {
-    "pair": "Model A minus Model B. Columns: sigma, metric, estimate, ci_low, ci_high, statistic, p_val, p_adj, effect_size, test, confidence, n_boot.",
-    "generalisation": "Fraction of clean-equivalent pairs that diverge (seed bootstrap) and multi-bootstrap means (seeds and examples resampled jointly).",
+    "pair": "Model A minus Model B. Columns: sigma, metric, estimate, ci_low, ci_high, statistic, p_val, "
+    "p_adj, effect_size, test, confidence, n_boot.",
+    "generalisation": "Fraction of clean-equivalent pairs that diverge (seed bootstrap) and multi-bootstrap "
+    "means (seeds and examples resampled jointly).",
     "variance": "One-way random-effects decomposition per sigma: var_seed, var_draw and share_seed.",
-    "slope_tests": "Mixed model per metric: random intercept and slope in sigma per seed; likelihood-ratio test of the slope variance.",
+    "slope_tests": "Mixed model per metric: random intercept and slope in sigma per seed; likelihood-ratio "
+    "test of the slope variance.",
     "correlation": "Spearman correlation across seeds of clean accuracy with the accuracy-vs-sigma AUC.",
 }
 
@@ -61,8 +79,11 @@ def _shown_tables(run: RunData, t: Tables) -> list[tuple[str, str, pd.DataFrame]
         ("summary", "Mean of every metric per sigma (seed-bootstrap BCa CI)", _summary_view(t.summary)),
         ("pair", f"Model A (seed {run.pair[0]}) versus Model B (seed {run.pair[1]})", t.pair),
         ("generalisation", "Generalisation across seeds", gen),
-        ("variance", "Variance between seeds and between noise draws (accuracy)",
-         t.variance_shares[t.variance_shares["metric"] == "accuracy"]),
+        (
+            "variance",
+            "Variance between seeds and between noise draws (accuracy)",
+            t.variance_shares[t.variance_shares["metric"] == "accuracy"],
+        ),
         ("slope_tests", "Do seeds degrade at different rates?", t.slope_tests),
         ("correlation", "Clean accuracy versus robustness", t.correlation),
     ]
@@ -80,80 +101,135 @@ def _format(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 METHODS = [
-    ("Unit of replication", "The seed. Each model is trained from its own initial weights (seed_mode = {seed_mode}); "
-     "all models see the same data order, the same validation split and the very same noisy test images "
-     "(common random numbers: one noise tensor per draw, scaled by each sigma)."),
-    ("Per-sigma summaries", "Mean, between-seed SD, range and interquartile mean (25% trimmed mean) of each "
-     "metric, a seed's value being its mean over noise draws. Intervals: seed bootstrap, seeds resampled whole "
-     "across sigma and metrics, bias-corrected and accelerated (BCa; Efron 1987), {level} level, {n_boot} resamples."),
-    ("Clean equivalence", "Two one-sided paired t-tests (TOST; Schuirmann 1987) on per-example correctness with "
-     "margin +/-{margin} pp. Null: the accuracy difference is outside the margin. The CI is the {tost_level} "
-     "interval TOST inverts."),
-    ("Divergence of a pair", "Mean paired difference (A - B) of accuracy, flip rate (prediction differs from "
-     "the model's own clean prediction) and confidence, with a paired bootstrap over test examples and noise draws "
-     "jointly (percentile, {n_boot} resamples). Tests on noise draw 0 (independent examples): exact McNemar "
-     "(binomial test on discordant pairs; null: A-only and B-only correct items equally likely) for accuracy "
-     "and flip rate, paired t for confidence; Holm-adjusted across the sigma grid per metric. Effect size: "
-     "the discordant odds ratio (A-only / B-only) for McNemar, the mean difference otherwise."),
-    ("Generalisation", "Every pair of seeds is tested for clean equivalence (TOST, alpha = {alpha}); the "
-     "equivalent pairs are tested for divergence at each sigma > 0 (exact McNemar on draw 0), with "
-     "Benjamini-Hochberg adjustment over all those pairs and sigmas. The fraction of equivalent pairs that "
-     "diverge gets a seed-bootstrap percentile CI: seeds are resampled and pairs weighted by the product of "
-     "their seeds' counts (resampling pairs would ignore that pairs share seeds). The MultiBERTs "
-     "multi-bootstrap (Sellam et al. 2022) resamples seeds and test examples jointly for each mean."),
-    ("Variance", "At each sigma, a one-way random-effects ANOVA splits each metric's variance into seeds and noise "
-     "draws. A linear mixed model (statsmodels MixedLM, ML) with a fixed effect per sigma level and a random "
-     "intercept and slope in sigma per seed is compared with the random-intercept model by a likelihood-ratio "
-     "test whose null distribution is a 50:50 mixture of chi2(1) and chi2(2) (Self & Liang 1987)."),
-    ("Clean accuracy and robustness", "Spearman correlation across seeds of clean accuracy with the normalised area "
-     "under the accuracy-vs-sigma curve (trapezoid rule); seed-bootstrap percentile CI, scipy's p-value."),
-    ("Seed planner", "From the observed between-seed SD: the t-based CI half-width of a mean over N seeds, and "
-     "the power of a two-sided two-sample t-test (noncentral t, as statsmodels' TTestIndPower) to detect a "
-     "difference of {delta} between two groups of N seeds."),
-    ("Calibration", "NLL, Brier score (sum over classes of squared error) and ECE with 15 equal-width confidence "
-     "bins (Guo et al. 2017)."),
+    (
+        "Unit of replication",
+        "The seed. Each model is trained from its own initial weights (seed_mode = {seed_mode}); "
+        "all models see the same data order, the same validation split and the very same noisy test images "
+        "(common random numbers: one noise tensor per draw, scaled by each sigma).",
+    ),
+    (
+        "Per-sigma summaries",
+        "Mean, between-seed SD, range and interquartile mean (25% trimmed mean) of each "
+        "metric, a seed's value being its mean over noise draws. Intervals: seed bootstrap, seeds resampled whole "
+        "across sigma and metrics, bias-corrected and accelerated (BCa; Efron 1987), {level} level, "
+        "{n_boot} resamples.",
+    ),
+    (
+        "Clean equivalence",
+        "Two one-sided paired t-tests (TOST; Schuirmann 1987) on per-example correctness with "
+        "margin +/-{margin} pp. Null: the accuracy difference is outside the margin. The CI is the {tost_level} "
+        "interval TOST inverts.",
+    ),
+    (
+        "Divergence of a pair",
+        "Mean paired difference (A - B) of accuracy, flip rate (prediction differs from "
+        "the model's own clean prediction) and confidence, with a paired bootstrap over test examples and noise draws "
+        "jointly (percentile, {n_boot} resamples). Tests on noise draw 0 (independent examples): exact McNemar "
+        "(binomial test on discordant pairs; null: A-only and B-only correct items equally likely) for accuracy "
+        "and flip rate, paired t for confidence; Holm-adjusted across the sigma grid per metric. Effect size: "
+        "the discordant odds ratio (A-only / B-only) for McNemar, the mean difference otherwise.",
+    ),
+    (
+        "Generalisation",
+        "Every pair of seeds is tested for clean equivalence (TOST, alpha = {alpha}); the "
+        "equivalent pairs are tested for divergence at each sigma > 0 (exact McNemar on draw 0), with "
+        "Benjamini-Hochberg adjustment over all those pairs and sigmas. The fraction of equivalent pairs that "
+        "diverge gets a seed-bootstrap percentile CI: seeds are resampled and pairs weighted by the product of "
+        "their seeds' counts (resampling pairs would ignore that pairs share seeds). The MultiBERTs "
+        "multi-bootstrap (Sellam et al. 2022) resamples seeds and test examples jointly for each mean.",
+    ),
+    (
+        "Variance",
+        "At each sigma, a one-way random-effects ANOVA splits each metric's variance into seeds and noise "
+        "draws. A linear mixed model (statsmodels MixedLM, ML) with a fixed effect per sigma level and a random "
+        "intercept and slope in sigma per seed is compared with the random-intercept model by a likelihood-ratio "
+        "test whose null distribution is a 50:50 mixture of chi2(1) and chi2(2) (Self & Liang 1987).",
+    ),
+    (
+        "Clean accuracy and robustness",
+        "Spearman correlation across seeds of clean accuracy with the normalised area "
+        "under the accuracy-vs-sigma curve (trapezoid rule); seed-bootstrap percentile CI, scipy's p-value.",
+    ),
+    (
+        "Seed planner",
+        "From the observed between-seed SD: the t-based CI half-width of a mean over N seeds, and "
+        "the power of a two-sided two-sample t-test (noncentral t, as statsmodels' TTestIndPower) to detect a "
+        "difference of {delta} between two groups of N seeds.",
+    ),
+    (
+        "Calibration",
+        "NLL, Brier score (sum over classes of squared error) and ECE with 15 equal-width confidence "
+        "bins (Guo et al. 2017).",
+    ),
 ]
 
 
 def _methods(run: RunData) -> list[tuple[str, str]]:
     cfg = run.config.analysis
-    values = {"seed_mode": run.config.run.seed_mode, "level": f"{100 * cfg.confidence:g}%", "n_boot": cfg.n_boot,
-              "margin": f"{100 * cfg.tost_margin:g}", "tost_level": f"{100 * (1 - 2 * cfg.alpha):g}%",
-              "alpha": cfg.alpha, "delta": cfg.planner_delta}
+    values = {
+        "seed_mode": run.config.run.seed_mode,
+        "level": f"{100 * cfg.confidence:g}%",
+        "n_boot": cfg.n_boot,
+        "margin": f"{100 * cfg.tost_margin:g}",
+        "tost_level": f"{100 * (1 - 2 * cfg.alpha):g}%",
+        "alpha": cfg.alpha,
+        "delta": cfg.planner_delta,
+    }
     return [(title, text.format(**values)) for title, text in METHODS]
 
 
-def _html_page(run: RunData, facts: list[str], figures: list[tuple[str, str, str]],
-               tables: list[tuple[str, str, pd.DataFrame]], methods: list[tuple[str, str]]) -> str:
+def _html_page(
+    run: RunData,
+    facts: list[str],
+    figures: list[tuple[str, str, str]],
+    tables: list[tuple[str, str, pd.DataFrame]],
+    methods: list[tuple[str, str]],
+) -> str:
     esc = html.escape
     parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Seed divergence report: {esc(run.run_dir.name)}</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.5}"
         "table{border-collapse:collapse;font-size:.85rem;margin-bottom:1rem}th,td{border:1px solid #444;"
         "padding:.2rem .4rem;text-align:right}th{background:#eee}caption{text-align:left;font-weight:bold}"
         "figure{margin:1.5rem 0}img{max-width:100%;height:auto}figcaption{font-size:.95rem}"
-        ".wide{overflow-x:auto}</style>", "</head>", "<body>", "<main>",
+        ".wide{overflow-x:auto}</style>",
+        "</head>",
+        "<body>",
+        "<main>",
         f"<h1>Do equivalent models diverge under noise? Report for {esc(run.run_dir.name)}</h1>",
         '<section aria-labelledby="findings"><h2 id="findings">Findings</h2><ul>',
-        *[f"<li>{esc(f)}</li>" for f in facts], "</ul></section>",
+        *[f"<li>{esc(f)}</li>" for f in facts],
+        "</ul></section>",
         '<section aria-labelledby="figures"><h2 id="figures">Figures</h2>',
     ]
     for name, title, caption in figures:
-        parts += [f'<figure aria-labelledby="cap-{name}"><h3>{esc(title)}</h3>',
-                  f'<img src="figures/{name}.svg" alt="{esc(caption)}">',
-                  f'<figcaption id="cap-{name}">{esc(caption)} '
-                  f'<a href="figures/{name}.html">Interactive version</a>, '
-                  f'<a href="figures/{name}.png">PNG</a>.</figcaption></figure>']
+        parts += [
+            f'<figure aria-labelledby="cap-{name}"><h3>{esc(title)}</h3>',
+            f'<img src="figures/{name}.svg" alt="{esc(caption)}">',
+            f'<figcaption id="cap-{name}">{esc(caption)} '
+            f'<a href="figures/{name}.html">Interactive version</a>, '
+            f'<a href="figures/{name}.png">PNG</a>.</figcaption></figure>',
+        ]
     parts.append('</section><section aria-labelledby="tables"><h2 id="tables">Tables</h2>')
     parts.append("<p>Every table, in full, is in <code>tables/</code> as CSV.</p>")
     for name, heading, frame in tables:
         note = TABLE_NOTES.get(name, "")
-        parts += [f"<h3>{esc(heading)}</h3>", f"<p>{esc(note)} File: <code>tables/{name}.csv</code>.</p>"
-                  if note else f"<p>File: <code>tables/{name}.csv</code>.</p>",
-                  '<div class="wide">', _format(frame).to_html(index=False, border=0, escape=True)
-                  .replace("<table", f'<table aria-label="{esc(heading)}"', 1), "</div>"]
+        parts += [
+            f"<h3>{esc(heading)}</h3>",
+            f"<p>{esc(note)} File: <code>tables/{name}.csv</code>.</p>"
+            if note
+            else f"<p>File: <code>tables/{name}.csv</code>.</p>",
+            '<div class="wide">',
+            _format(frame)
+            .to_html(index=False, border=0, escape=True)
+            .replace("<table", f'<table aria-label="{esc(heading)}"', 1),
+            "</div>",
+        ]
     parts.append('</section><section aria-labelledby="methods"><h2 id="methods">Methods</h2>')
     for title, text in methods:
         parts += [f"<h3>{esc(title)}</h3>", f"<p>{esc(text)}</p>"]
@@ -168,8 +244,14 @@ def _markdown(run: RunData, facts, figures, tables, methods) -> str:
         lines += [f"### {title}", "", f"![{caption}](figures/{name}.svg)", "", f"*{caption}*", ""]
     lines += ["## Tables", "", "Every table, in full, is in `tables/` as CSV.", ""]
     for name, heading, frame in tables:
-        lines += [f"### {heading}", "", f"File: `tables/{name}.csv`. {TABLE_NOTES.get(name, '')}", "",
-                  _format(frame).to_markdown(index=False), ""]
+        lines += [
+            f"### {heading}",
+            "",
+            f"File: `tables/{name}.csv`. {TABLE_NOTES.get(name, '')}",
+            "",
+            _format(frame).to_markdown(index=False),
+            "",
+        ]
     lines += ["## Methods", ""]
     for title, text in methods:
         lines += [f"### {title}", "", text, ""]
@@ -190,11 +272,13 @@ def save_chart(chart: alt.TopLevelMixin, folder: Path, name: str, title: str, ca
     chart = chart.properties(description=caption)  # becomes the SVG's aria-label
     chart.save(folder / f"{name}.svg")
     chart.save(folder / f"{name}.png", scale_factor=2)
-    page = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f'<script src="{BUNDLE}"></script></head><body><main><h1>{html.escape(title)}</h1>'
-            f'<div id="chart" role="img" aria-label="{html.escape(caption)}"></div>'
-            f"<p>{html.escape(caption)}</p></main>"
-            f"<script>vegaEmbed('#chart', {chart.to_json(indent=None)});</script></body></html>\n")
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f'<script src="{BUNDLE}"></script></head><body><main><h1>{html.escape(title)}</h1>'
+        f'<div id="chart" role="img" aria-label="{html.escape(caption)}"></div>'
+        f"<p>{html.escape(caption)}</p></main>"
+        f"<script>vegaEmbed('#chart', {chart.to_json(indent=None)});</script></body></html>\n"
+    )
     (folder / f"{name}.html").write_text(page)
 
 

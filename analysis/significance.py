@@ -47,8 +47,12 @@ def tost_paired(a: np.ndarray, b: np.ndarray, margin: float) -> dict[str, float]
     mean, se = diff.mean(), diff.std(ddof=1) / np.sqrt(n)
     if se == 0:
         inside = -margin < mean < margin
-        return {"estimate": mean, "statistic": np.inf if inside else -np.inf,
-                "p_val": 0.0 if inside else 1.0, "se": 0.0}
+        return {
+            "estimate": mean,
+            "statistic": np.inf if inside else -np.inf,
+            "p_val": 0.0 if inside else 1.0,
+            "se": 0.0,
+        }
     t_low = (mean + margin) / se
     t_high = (mean - margin) / se
     p_low = stats.t.sf(t_low, n - 1)
@@ -57,8 +61,9 @@ def tost_paired(a: np.ndarray, b: np.ndarray, margin: float) -> dict[str, float]
     return {"estimate": mean, "statistic": float(worse[0]), "p_val": float(worse[1]), "se": float(se)}
 
 
-def tost_paired_binary(n_a_only: np.ndarray, n_b_only: np.ndarray, n: int,
-                       margin: float) -> tuple[np.ndarray, np.ndarray]:
+def tost_paired_binary(
+    n_a_only: np.ndarray, n_b_only: np.ndarray, n: int, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`tost_paired` for 0/1 outcomes, vectorised over pairs, from discordant counts.
 
     The paired difference takes values +1 (``n_a_only`` times), -1 (``n_b_only``) and 0, so its
@@ -66,7 +71,7 @@ def tost_paired_binary(n_a_only: np.ndarray, n_b_only: np.ndarray, n: int,
     """
     a, b = np.asarray(n_a_only, dtype=float), np.asarray(n_b_only, dtype=float)
     mean = (a - b) / n
-    var = (a + b - n * mean ** 2) / (n - 1)
+    var = (a + b - n * mean**2) / (n - 1)
     se = np.sqrt(np.maximum(var, 0) / n)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_low = stats.t.sf((mean + margin) / se, n - 1)

@@ -36,17 +36,27 @@ class Tables:
 
     def csv_tables(self) -> dict[str, pd.DataFrame]:
         """The tables written to ``report/tables/<name>.csv``."""
-        return {"summary": self.summary, "pair": self.pair, "pairs": self.pairs,
-                "generalisation": self.generalisation, "variance": self.variance_shares,
-                "slope_tests": self.slope_tests, "robustness": self.robustness,
-                "correlation": self.correlation, "planner": self.planner,
-                "reliability": self.reliability, "disagreement": self.disagreement}
+        return {
+            "summary": self.summary,
+            "pair": self.pair,
+            "pairs": self.pairs,
+            "generalisation": self.generalisation,
+            "variance": self.variance_shares,
+            "slope_tests": self.slope_tests,
+            "robustness": self.robustness,
+            "correlation": self.correlation,
+            "planner": self.planner,
+            "reliability": self.reliability,
+            "disagreement": self.disagreement,
+        }
 
 
 def analysis_rngs(root_seed: int, analysis_seed: int) -> dict[str, np.random.Generator]:
     """One independent Generator per analysis, from the run's ``analysis`` stream."""
-    return {name: seeding.numpy_rng(seeding.stream(root_seed, seeding.ANALYSIS, analysis_seed, k))
-            for k, name in enumerate(ANALYSES)}
+    return {
+        name: seeding.numpy_rng(seeding.stream(root_seed, seeding.ANALYSIS, analysis_seed, k))
+        for k, name in enumerate(ANALYSES)
+    }
 
 
 def nearest_sigma(grid: np.ndarray, wanted: float) -> float:
@@ -59,19 +69,26 @@ def compute_tables(run: RunData, cube: PredictionCube) -> Tables:
     rngs = analysis_rngs(run.config.run.root_seed, cfg.analysis_seed)
     seed_a, seed_b = run.pair
     summary = bootstrap.summarise_metrics(run.metrics, list(METRICS), rngs["summary"], cfg.n_boot, cfg.confidence)
-    pair = divergence.pair_analysis(cube, seed_a, seed_b, cfg.tost_margin, cfg.alpha, rngs["pair"],
-                                    cfg.n_boot, cfg.confidence)
+    pair = divergence.pair_analysis(
+        cube, seed_a, seed_b, cfg.tost_margin, cfg.alpha, rngs["pair"], cfg.n_boot, cfg.confidence
+    )
     pairs = divergence.all_pairs(cube, cfg.tost_margin, cfg.alpha)
-    generalisation = pd.concat([
-        divergence.generalisation(pairs, cube.seeds, rngs["generalisation"], cfg.n_boot, cfg.confidence),
-        divergence.multi_bootstrap_table(cube, rngs["multi_bootstrap"], cfg.n_boot, cfg.confidence),
-    ], ignore_index=True)
+    generalisation = pd.concat(
+        [
+            divergence.generalisation(pairs, cube.seeds, rngs["generalisation"], cfg.n_boot, cfg.confidence),
+            divergence.multi_bootstrap_table(cube, rngs["multi_bootstrap"], cfg.n_boot, cfg.confidence),
+        ],
+        ignore_index=True,
+    )
     robustness = variance.robustness_auc(run.metrics)
     grid = np.unique(cube.sigmas)
     focus = nearest_sigma(grid, cfg.focus_sigma)
     picks = sorted({float(grid[0]), nearest_sigma(grid, 0.26), focus, float(grid[-1])})
     return Tables(
-        summary=summary, pair=pair, pairs=pairs, generalisation=generalisation,
+        summary=summary,
+        pair=pair,
+        pairs=pairs,
+        generalisation=generalisation,
         variance_shares=variance.variance_shares(run.metrics),
         slope_tests=variance.slope_variance_tests(run.metrics),
         robustness=robustness,

@@ -40,12 +40,22 @@ def variance_shares(metrics: pd.DataFrame, metric_names: tuple[str, ...] = NOISY
             means = by_seed.mean()
             n_seeds = len(means)
             ms_between = n_draws * ((means - group[metric].mean()) ** 2).sum() / (n_seeds - 1)
-            ms_within = (((group[metric] - group["seed"].map(means)) ** 2).sum()
-                         / (n_seeds * (n_draws - 1))) if n_draws > 1 else np.nan
+            ms_within = (
+                (((group[metric] - group["seed"].map(means)) ** 2).sum() / (n_seeds * (n_draws - 1)))
+                if n_draws > 1
+                else np.nan
+            )
             var_seed = max(0.0, (ms_between - ms_within) / n_draws) if n_draws > 1 else ms_between / n_draws
             total = var_seed + (ms_within if n_draws > 1 else 0.0)
-            rows.append({"metric": metric, "sigma": float(sigma), "var_seed": var_seed,
-                         "var_draw": ms_within, "share_seed": var_seed / total if total > 0 else np.nan})
+            rows.append(
+                {
+                    "metric": metric,
+                    "sigma": float(sigma),
+                    "var_seed": var_seed,
+                    "var_draw": ms_within,
+                    "share_seed": var_seed / total if total > 0 else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -77,18 +87,34 @@ def slope_variance_tests(metrics: pd.DataFrame, metric_names: tuple[str, ...] = 
             full = _fit("y ~ C(sigma)", data, "~sigma")
             reduced = _fit("y ~ C(sigma)", data, "~1")
         except (np.linalg.LinAlgError, ValueError):
-            rows.append({"metric": metric, "slope_sd": np.nan, "intercept_sd": np.nan,
-                         "residual_sd": np.nan, "statistic": np.nan, "p_val": np.nan,
-                         "converged": False, "test": "LRT random slope (ML): fit failed"})
+            rows.append(
+                {
+                    "metric": metric,
+                    "slope_sd": np.nan,
+                    "intercept_sd": np.nan,
+                    "residual_sd": np.nan,
+                    "statistic": np.nan,
+                    "p_val": np.nan,
+                    "converged": False,
+                    "test": "LRT random slope (ML): fit failed",
+                }
+            )
             continue
         statistic = max(0.0, 2 * (full.llf - reduced.llf))
         p_val = 0.5 * stats.chi2.sf(statistic, 1) + 0.5 * stats.chi2.sf(statistic, 2)
         cov = np.asarray(full.cov_re)
-        rows.append({"metric": metric, "slope_sd": scale * float(np.sqrt(max(cov[1, 1], 0))),
-                     "intercept_sd": scale * float(np.sqrt(max(cov[0, 0], 0))),
-                     "residual_sd": scale * float(np.sqrt(full.scale)), "statistic": statistic, "p_val": p_val,
-                     "converged": bool(full.converged and reduced.converged),
-                     "test": "LRT random slope (ML), 50:50 chi2(1):chi2(2)"})
+        rows.append(
+            {
+                "metric": metric,
+                "slope_sd": scale * float(np.sqrt(max(cov[1, 1], 0))),
+                "intercept_sd": scale * float(np.sqrt(max(cov[0, 0], 0))),
+                "residual_sd": scale * float(np.sqrt(full.scale)),
+                "statistic": statistic,
+                "p_val": p_val,
+                "converged": bool(full.converged and reduced.converged),
+                "test": "LRT random slope (ML), 50:50 chi2(1):chi2(2)",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -101,12 +127,12 @@ def robustness_auc(metrics: pd.DataFrame) -> pd.DataFrame:
     per = metrics.groupby(["seed", "sigma"])["accuracy"].mean().unstack("sigma")  # (S, G)
     sigmas = per.columns.to_numpy(dtype=float)
     auc = np.trapezoid(per.to_numpy(), sigmas, axis=1) / (sigmas.max() - sigmas.min())
-    return pd.DataFrame({"seed": per.index.to_numpy(), "clean_accuracy": per[0.0].to_numpy(),
-                         "robust_auc": auc})
+    return pd.DataFrame({"seed": per.index.to_numpy(), "clean_accuracy": per[0.0].to_numpy(), "robust_auc": auc})
 
 
-def clean_vs_robust_correlation(auc: pd.DataFrame, rng: np.random.Generator, n_boot: int,
-                                confidence: float) -> pd.DataFrame:
+def clean_vs_robust_correlation(
+    auc: pd.DataFrame, rng: np.random.Generator, n_boot: int, confidence: float
+) -> pd.DataFrame:
     """Spearman correlation across seeds of clean accuracy with robustness AUC, with a
     seed-bootstrap percentile CI and scipy's test of zero correlation.
 
@@ -115,10 +141,22 @@ def clean_vs_robust_correlation(auc: pd.DataFrame, rng: np.random.Generator, n_b
     x, y = auc["clean_accuracy"].to_numpy(), auc["robust_auc"].to_numpy()
     result = stats.spearmanr(x, y)
     index = rng.integers(0, len(x), size=(n_boot, len(x)))
-    boot = np.array([stats.spearmanr(x[i], y[i]).statistic for i in index])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)  # a resample of tied seeds
+        boot = np.array([stats.spearmanr(x[i], y[i]).statistic for i in index])
     boot = boot[np.isfinite(boot)]
     low, high = percentile_interval(boot, confidence)
-    return pd.DataFrame([{"estimate": result.statistic, "ci_low": low, "ci_high": high,
-                          "confidence": confidence, "n_boot": n_boot,
-                          "method": "Spearman rho, seed bootstrap (percentile)", "p_val": result.pvalue,
-                          "n_seeds": len(x)}])
+    return pd.DataFrame(
+        [
+            {
+                "estimate": result.statistic,
+                "ci_low": low,
+                "ci_high": high,
+                "confidence": confidence,
+                "n_boot": n_boot,
+                "method": "Spearman rho, seed bootstrap (percentile)",
+                "p_val": result.pvalue,
+                "n_seeds": len(x),
+            }
+        ]
+    )

@@ -37,8 +37,11 @@ class DataConfig:
         _require(self.train_limit >= 0, "data.train_limit", "must be >= 0 (0 means all)")
         _require(self.test_limit >= 0, "data.test_limit", "must be >= 0 (0 means all)")
         if self.train_limit:
-            _require(self.val_size < self.train_limit, "data.val_size",
-                     f"must be smaller than data.train_limit ({self.train_limit})")
+            _require(
+                self.val_size < self.train_limit,
+                "data.val_size",
+                f"must be smaller than data.train_limit ({self.train_limit})",
+            )
         _require(self.val_size < 60000, "data.val_size", "must be smaller than 60000")
 
 
@@ -49,10 +52,8 @@ class ModelConfig:
 
     def validate(self) -> None:
         _require(len(self.hidden) >= 1, "model.hidden", "needs at least one hidden layer")
-        _require(all(1 <= w <= 65536 for w in self.hidden), "model.hidden",
-                 "widths must be between 1 and 65536")
-        _require(self.activation in ACTIVATIONS, "model.activation",
-                 f"must be one of {', '.join(ACTIVATIONS)}")
+        _require(all(1 <= w <= 65536 for w in self.hidden), "model.hidden", "widths must be between 1 and 65536")
+        _require(self.activation in ACTIVATIONS, "model.activation", f"must be one of {', '.join(ACTIVATIONS)}")
 
 
 ACTIVATIONS = ("relu", "tanh", "gelu")
@@ -107,15 +108,20 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    sigmas: tuple[float, ...] = _doc("Gaussian noise levels; 0 (the clean test set) is always added",
-                                     default=(0.0, 0.08, 0.12, 0.18, 0.26, 0.38, 0.5, 0.65, 0.8, 1.0))
+    sigmas: tuple[float, ...] = _doc(
+        "Gaussian noise levels; 0 (the clean test set) is always added",
+        default=(0.0, 0.08, 0.12, 0.18, 0.26, 0.38, 0.5, 0.65, 0.8, 1.0),
+    )
     n_draws: int = _doc("independent noise draws per sigma (shared by all models)", default=5)
     clip: bool = _doc("clip perturbed pixels to [0, 1]", default=True)
 
     def validate(self) -> None:
         _require(len(self.sigmas) >= 1, "noise.sigmas", "must list at least one noise level")
-        _require(all(math.isfinite(s) and 0 <= s <= 100 for s in self.sigmas), "noise.sigmas",
-                 "levels must be finite numbers between 0 and 100")
+        _require(
+            all(math.isfinite(s) and 0 <= s <= 100 for s in self.sigmas),
+            "noise.sigmas",
+            "levels must be finite numbers between 0 and 100",
+        )
         _require(len(set(self.sigmas)) == len(self.sigmas), "noise.sigmas", "levels must be unique")
         _require(1 <= self.n_draws <= 1000, "noise.n_draws", "must be between 1 and 1000")
 
@@ -145,8 +151,11 @@ class AnalysisConfig:
         _require(100 <= self.n_boot <= 1_000_000, "analysis.n_boot", "must be between 100 and 1000000")
         _require(0 <= self.analysis_seed < 2**63, "analysis.analysis_seed", "must be in [0, 2**63)")
         _require(math.isfinite(self.focus_sigma), "analysis.focus_sigma", "must be a finite number")
-        _require(math.isfinite(self.planner_delta) and self.planner_delta > 0, "analysis.planner_delta",
-                 "must be a positive number")
+        _require(
+            math.isfinite(self.planner_delta) and self.planner_delta > 0,
+            "analysis.planner_delta",
+            "must be a positive number",
+        )
 
 
 @dataclass(frozen=True)
@@ -162,8 +171,11 @@ class BenchConfig:
         for section in dataclasses.fields(self):
             getattr(self, section.name).validate()
         n_train = (self.data.train_limit or 60000) - self.data.val_size
-        _require(self.train.batch_size <= n_train, "train.batch_size",
-                 f"must not exceed the {n_train} training examples (train_limit minus val_size)")
+        _require(
+            self.train.batch_size <= n_train,
+            "train.batch_size",
+            f"must not exceed the {n_train} training examples (train_limit minus val_size)",
+        )
         if self.analysis.pair:
             missing = [s for s in self.analysis.pair if s not in self.run.seed_list]
             _require(not missing, "analysis.pair", f"seeds {missing} are not among the run's seeds")
@@ -181,8 +193,7 @@ class BenchConfig:
         flat = _flatten(self.to_dict())
         flat["run.seeds"] = list(self.run.seed_list)
         flat["noise.sigmas"] = list(self.noise.grid)
-        for key in ("data.dir", "run.n_seeds", "run.n_jobs", "run.backend", "run.scheduler",
-                    "run.models_per_unit"):
+        for key in ("data.dir", "run.n_seeds", "run.n_jobs", "run.backend", "run.scheduler", "run.models_per_unit"):
             flat.pop(key)
         return {k: v for k, v in flat.items() if not k.startswith("analysis.")}
 
@@ -213,7 +224,7 @@ def _coerce(value: object, annotation: str, key: str) -> object:
     """Check ``value`` against a field's annotation (as written) and convert lists to tuples."""
     kind = {"int": int, "float": float, "str": str, "bool": bool}
     if annotation.startswith("tuple["):
-        inner = annotation[len("tuple["):].split(",")[0].strip()
+        inner = annotation[len("tuple[") :].split(",")[0].strip()
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{key} must be a list of {inner} values, got {value!r}")
         return tuple(_coerce(v, inner, key) for v in value)
@@ -260,8 +271,10 @@ def parse_override(text: str) -> tuple[list[str], object]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         if not raw.strip() or any(c in raw for c in "[]{}\"'"):
-            raise ConfigError(f"override {path.strip()} has an unreadable value {raw.strip()!r}; "
-                              "use TOML syntax, e.g. 3, 0.5, \"adam\" or [0, 0.5]") from None
+            raise ConfigError(
+                f"override {path.strip()} has an unreadable value {raw.strip()!r}; "
+                'use TOML syntax, e.g. 3, 0.5, "adam" or [0, 0.5]'
+            ) from None
         value = raw.strip()
     return keys, value
 
@@ -303,6 +316,11 @@ def field_docs() -> list[tuple[str, str, object]]:
 
 
 __all__ = [
-    "BenchConfig", "ConfigError", "load_config", "config_from_dict", "config_from_json",
-    "parse_override", "field_docs",
+    "BenchConfig",
+    "ConfigError",
+    "load_config",
+    "config_from_dict",
+    "config_from_json",
+    "parse_override",
+    "field_docs",
 ]

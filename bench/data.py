@@ -78,12 +78,12 @@ def locate(data_dir: str) -> Path:
         if given:
             folder = Path(given).expanduser()
             if not folder.is_dir():
-                raise DataError(f"{label} folder {folder} does not exist; point it at the folder "
-                                "holding the four MNIST IDX files")
+                raise DataError(
+                    f"{label} folder {folder} does not exist; point it at the folder holding the four MNIST IDX files"
+                )
             missing = [n for n in FILES if not _file_in(folder, n)]
             if missing:
-                raise DataError(f"{label} folder {folder} lacks {missing[0]}(.gz); copy the four "
-                                "MNIST IDX files there")
+                raise DataError(f"{label} folder {folder} lacks {missing[0]}(.gz); copy the four MNIST IDX files there")
             return folder
     cache = cache_dir()
     if _has_all(cache):
@@ -98,8 +98,10 @@ def _download(cache: Path) -> Path:
         MNIST(str(cache), train=True, download=True)
         MNIST(str(cache), train=False, download=True)
     except Exception as err:  # any network or disk failure means: no data here
-        raise DataError(f"MNIST is not in the cache {cache} and could not be downloaded ({err}); "
-                        f"set data.dir or ${ENV_VAR} to a folder with the four IDX files") from None
+        raise DataError(
+            f"MNIST is not in the cache {cache} and could not be downloaded ({err}); "
+            f"set data.dir or ${ENV_VAR} to a folder with the four IDX files"
+        ) from None
     return cache
 
 
@@ -121,8 +123,10 @@ def verify(folder: Path, expected: dict = FILES) -> dict:
         digest = _md5(path)
         want = md5_gz if path.suffix == ".gz" else md5_raw
         if digest != want:
-            raise DataError(f"{path} is damaged or truncated (MD5 {digest}, expected {want}); "
-                            "delete it and copy or download it again")
+            raise DataError(
+                f"{path} is damaged or truncated (MD5 {digest}, expected {want}); "
+                "delete it and copy or download it again"
+            )
         sums[path.name] = digest
     return sums
 
@@ -136,17 +140,20 @@ def read_idx(path: Path) -> np.ndarray:
     except (OSError, EOFError) as err:
         raise DataError(f"{path} cannot be read ({err}); replace it with the original file") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number); "
-                        "replace it with the original file")
+        raise DataError(
+            f"{path} is not an IDX file of unsigned bytes (bad magic number); replace it with the original file"
+        )
     n_dims = raw[3]
     header = 4 + 4 * n_dims
     if n_dims == 0 or len(raw) < header:
         raise DataError(f"{path} has a truncated IDX header; replace it with the original file")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(n_dims))
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
     size = int(np.prod(shape))
     if len(raw) - header != size:
-        raise DataError(f"{path} holds {len(raw) - header} data bytes but its header promises "
-                        f"{size}; replace it with the original file")
+        raise DataError(
+            f"{path} holds {len(raw) - header} data bytes but its header promises "
+            f"{size}; replace it with the original file"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
@@ -180,16 +187,24 @@ def load_mnist(data_dir: str = "", expected: dict = FILES) -> Mnist:
     return Mnist(*parts["train"], *parts["test"], source=str(folder.resolve()), checksums=checksums)
 
 
-def make_splits(n_train_pool: int, val_size: int, n_test_pool: int, train_limit: int,
-                test_limit: int, seed_seq: np.random.SeedSequence) -> Splits:
+def make_splits(
+    n_train_pool: int,
+    val_size: int,
+    n_test_pool: int,
+    train_limit: int,
+    test_limit: int,
+    seed_seq: np.random.SeedSequence,
+) -> Splits:
     """Carve the validation split from the (limited) training pool with the ``split`` stream."""
     n_pool = min(train_limit or n_train_pool, n_train_pool)
     if val_size >= n_pool:
-        raise DataError(f"data.val_size ({val_size}) must be smaller than the {n_pool} training "
-                        "examples available")
+        raise DataError(f"data.val_size ({val_size}) must be smaller than the {n_pool} training examples available")
     order = seeding.numpy_rng(seed_seq).permutation(n_pool)
-    return Splits(train_index=np.sort(order[val_size:]), val_index=np.sort(order[:val_size]),
-                  n_test=min(test_limit or n_test_pool, n_test_pool))
+    return Splits(
+        train_index=np.sort(order[val_size:]),
+        val_index=np.sort(order[:val_size]),
+        n_test=min(test_limit or n_test_pool, n_test_pool),
+    )
 
 
 def copy_into_cache(folder: Path) -> Path:

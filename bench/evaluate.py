@@ -31,8 +31,9 @@ def _outcomes(model: MlpEnsemble, images: torch.Tensor, labels: torch.Tensor) ->
 
 
 @torch.no_grad()
-def evaluate_models(model: MlpEnsemble, images: torch.Tensor, labels: torch.Tensor,
-                    noise: NoiseConfig, root_seed: int) -> list[Condition]:
+def evaluate_models(
+    model: MlpEnsemble, images: torch.Tensor, labels: torch.Tensor, noise: NoiseConfig, root_seed: int
+) -> list[Condition]:
     """The clean condition (sigma 0, draw 0) first, then every (sigma > 0, draw).
 
     The clean test set is deterministic, so sigma 0 is evaluated once, as draw 0.

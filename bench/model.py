@@ -73,8 +73,7 @@ class MlpEnsemble(torch.nn.Module):
         )  # each (K, 1, out)
 
     @classmethod
-    def from_generators(cls, gens: list[torch.Generator], hidden: tuple[int, ...],
-                        activation: str) -> MlpEnsemble:
+    def from_generators(cls, gens: list[torch.Generator], hidden: tuple[int, ...], activation: str) -> MlpEnsemble:
         widths = [N_INPUTS, *hidden, N_CLASSES]
         return cls([init_layers(gen, widths) for gen in gens], activation)
 
@@ -116,4 +115,4 @@ class MlpEnsemble(torch.nn.Module):
 @torch.no_grad()
 def predict_logits(model: MlpEnsemble, images: torch.Tensor, chunk: int = 2048) -> torch.Tensor:
     """Logits ``(K, n, 10)`` for images ``(n, 784)`` shared by all models, in chunks."""
-    return torch.cat([model(images[i:i + chunk]) for i in range(0, len(images), chunk)], dim=1)
+    return torch.cat([model(images[i : i + chunk]) for i in range(0, len(images), chunk)], dim=1)

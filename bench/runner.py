@@ -46,8 +46,7 @@ def _now() -> str:
 
 def plan_units(seeds: list[int], models_per_unit: int, first_id: int) -> dict[int, list[int]]:
     """Chunk ``seeds`` (in order) into units of at most ``models_per_unit``, numbered from ``first_id``."""
-    return {first_id + i: seeds[j:j + models_per_unit]
-            for i, j in enumerate(range(0, len(seeds), models_per_unit))}
+    return {first_id + i: seeds[j : j + models_per_unit] for i, j in enumerate(range(0, len(seeds), models_per_unit))}
 
 
 def _versions() -> dict[str, str]:
@@ -57,8 +56,16 @@ def _versions() -> dict[str, str]:
     import scipy
     import statsmodels
 
-    mods = {"torch": torch, "numpy": np, "pandas": pandas, "pyarrow": pyarrow, "scipy": scipy,
-            "statsmodels": statsmodels, "altair": altair, "joblib": joblib}
+    mods = {
+        "torch": torch,
+        "numpy": np,
+        "pandas": pandas,
+        "pyarrow": pyarrow,
+        "scipy": scipy,
+        "statsmodels": statsmodels,
+        "altair": altair,
+        "joblib": joblib,
+    }
     return {name: mod.__version__ for name, mod in mods.items()}
 
 
@@ -67,8 +74,10 @@ def _check_same_config(run_dir: Path, config: BenchConfig) -> None:
     now = config.result_keys()
     differing = sorted(k for k in now if saved.get(k) != now[k])
     if differing:
-        raise RunError(f"{run_dir} holds results of a different config ({', '.join(differing)} "
-                       "differ); use another --out folder or the same config")
+        raise RunError(
+            f"{run_dir} holds results of a different config ({', '.join(differing)} "
+            "differ); use another --out folder or the same config"
+        )
 
 
 def _check_writable(run_dir: Path) -> None:
@@ -82,18 +91,26 @@ def _check_writable(run_dir: Path) -> None:
 def _open_manifest(run_dir: Path, config: BenchConfig, mnist: Mnist, device: torch.device) -> dict:
     path = run_dir / "manifest.json"
     manifest = store.read_json(path) if path.exists() else {"units": {}, "started": _now()}
-    manifest.update({
-        "schema_version": store.SCHEMA_VERSION,
-        "config_hash": config.config_hash,
-        "versions": _versions(),
-        "platform": {"python": sys.version.split()[0], "system": platform.platform(),
-                     "machine": platform.machine(), "cpu_count": os.cpu_count()},
-        "device": {"type": device.type,
-                   "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()},
-        "data": {"source": mnist.source, "md5": mnist.checksums},
-        "status": "running",
-        "finished": None,
-    })
+    manifest.update(
+        {
+            "schema_version": store.SCHEMA_VERSION,
+            "config_hash": config.config_hash,
+            "versions": _versions(),
+            "platform": {
+                "python": sys.version.split()[0],
+                "system": platform.platform(),
+                "machine": platform.machine(),
+                "cpu_count": os.cpu_count(),
+            },
+            "device": {
+                "type": device.type,
+                "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+            },
+            "data": {"source": mnist.source, "md5": mnist.checksums},
+            "status": "running",
+            "finished": None,
+        }
+    )
     return manifest
 
 
@@ -105,27 +122,28 @@ def _verified_done(run_dir: Path, manifest: dict) -> dict[str, dict]:
             continue
         bad = store.damaged_files(run_dir, unit["files"])
         if bad:
-            print(f"warning: unit {unit_id} is damaged ({bad[0]} is missing or altered); redoing it",
-                  file=sys.stderr)
+            print(f"warning: unit {unit_id} is damaged ({bad[0]} is missing or altered); redoing it", file=sys.stderr)
             continue
         done[unit_id] = unit
     return done
 
 
-def _work(config: BenchConfig, unit_id: int, seeds: list[int], mnist: Mnist, splits,
-          n_threads: int, show_epochs: bool):
+def _work(config: BenchConfig, unit_id: int, seeds: list[int], mnist: Mnist, splits, n_threads: int, show_epochs: bool):
     torch.set_num_threads(n_threads)
     started = time.perf_counter()
-    bar = tqdm(total=config.train.epochs, desc=f"unit {unit_id} epochs", leave=False,
-               disable=not show_epochs)
+    bar = tqdm(total=config.train.epochs, desc=f"unit {unit_id} epochs", leave=False, disable=not show_epochs)
     tables = run_unit(config, seeds, mnist, splits, on_epoch=lambda _: bar.update())
     bar.close()
     return unit_id, tables, time.perf_counter() - started
 
 
 @contextlib.contextmanager
-def _backend(config: BenchConfig):
-    """joblib's parallel config for the chosen backend (a dask Client for ``dask``)."""
+def _backend(config: BenchConfig, shared: list):
+    """joblib's parallel config for the chosen backend (a dask Client for ``dask``).
+
+    On dask, the ``shared`` arguments (the MNIST arrays) are scattered to the workers once
+    instead of travelling with every task.
+    """
     if config.run.backend != "dask":
         with joblib.parallel_config(backend=config.run.backend, n_jobs=config.run.n_jobs):
             yield
@@ -138,11 +156,12 @@ def _backend(config: BenchConfig):
         client = Client(config.run.scheduler, timeout="30s")
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=config.run.n_jobs, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=config.run.n_jobs, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
         client = Client(cluster)
     try:
-        with joblib.parallel_config(backend="dask", n_jobs=config.run.n_jobs):
+        with joblib.parallel_config(backend="dask", n_jobs=config.run.n_jobs, scatter=shared):
             yield
     finally:
         client.close()
@@ -160,9 +179,14 @@ def run_study(config: BenchConfig, run_dir: Path, progress: bool = True) -> RunS
         _check_same_config(run_dir, config)
     device = resolve_device(config.run.device)
     mnist = load_mnist(config.data.dir)
-    splits = make_splits(len(mnist.train_images), config.data.val_size, len(mnist.test_images),
-                         config.data.train_limit, config.data.test_limit,
-                         seeding.stream(config.run.root_seed, seeding.SPLIT))
+    splits = make_splits(
+        len(mnist.train_images),
+        config.data.val_size,
+        len(mnist.test_images),
+        config.data.train_limit,
+        config.data.test_limit,
+        seeding.stream(config.run.root_seed, seeding.SPLIT),
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     with store.RunLock(run_dir):
         if not (run_dir / "config.json").exists():
@@ -184,27 +208,35 @@ def run_study(config: BenchConfig, run_dir: Path, progress: bool = True) -> RunS
     return RunSummary(run_dir, len(manifest["units"]), n_reused, len(plan), manifest.get("failed_seeds", {}))
 
 
-def _execute(config: BenchConfig, run_dir: Path, manifest: dict, plan: dict[int, list[int]],
-             mnist: Mnist, splits, progress: bool) -> None:
+def _execute(
+    config: BenchConfig, run_dir: Path, manifest: dict, plan: dict[int, list[int]], mnist: Mnist, splits, progress: bool
+) -> None:
     n_threads = max(1, (os.cpu_count() or 1) // min(config.run.n_jobs, max(1, len(plan))))
     if config.run.backend == "threading":
         torch.set_num_threads(n_threads)
     show_epochs = progress and min(config.run.n_jobs, len(plan)) == 1
     bar = tqdm(total=len(plan), desc="units", unit="unit", disable=not progress or not plan)
     try:
-        with _backend(config):
+        with _backend(config, shared=[mnist, splits]):
             results = joblib.Parallel(return_as="generator_unordered")(
                 joblib.delayed(_work)(config, unit_id, seeds, mnist, splits, n_threads, show_epochs)
-                for unit_id, seeds in plan.items())
+                for unit_id, seeds in plan.items()
+            )
             for unit_id, tables, seconds in results:
                 files = store.write_unit(run_dir, unit_id, {t: getattr(tables, t) for t in store.TABLES})
                 failed = tables.seeds[tables.seeds["status"] == "failed"]
                 for row in failed.itertuples():
                     manifest.setdefault("failed_seeds", {})[str(row.seed)] = {
-                        "epoch": int(row.failed_epoch), "reason": row.reason}
-                manifest["units"][str(unit_id)] = {"seeds": plan[unit_id], "status": "done",
-                                                   "files": files, "seconds": round(seconds, 2),
-                                                   "finished": _now()}
+                        "epoch": int(row.failed_epoch),
+                        "reason": row.reason,
+                    }
+                manifest["units"][str(unit_id)] = {
+                    "seeds": plan[unit_id],
+                    "status": "done",
+                    "files": files,
+                    "seconds": round(seconds, 2),
+                    "finished": _now(),
+                }
                 store.write_json(run_dir / "manifest.json", manifest)
                 bar.update()
     except KeyboardInterrupt:

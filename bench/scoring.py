@@ -33,8 +33,7 @@ def outcomes(log_probs: torch.Tensor, labels: torch.Tensor) -> dict[str, np.ndar
     }
 
 
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
-                               n_bins: int = N_ECE_BINS) -> np.ndarray:
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, n_bins: int = N_ECE_BINS) -> np.ndarray:
     """ECE over equal-width bins ``((m-1)/M, m/M]`` of the max-softmax confidence.
 
     ``confidence`` and ``correct`` are ``(..., n)``; returns ``(...)``.
@@ -45,17 +44,28 @@ def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray,
     lead = conf.shape[:-1]
     flat_bins = bins.reshape(-1, conf.shape[-1])
     gap = np.zeros(flat_bins.shape[0])
-    for row, (b, c, y) in enumerate(zip(flat_bins, conf.reshape(flat_bins.shape),
-                                        np.asarray(correct, dtype=np.float64).reshape(flat_bins.shape),
-                                        strict=True)):
+    for row, (b, c, y) in enumerate(
+        zip(
+            flat_bins,
+            conf.reshape(flat_bins.shape),
+            np.asarray(correct, dtype=np.float64).reshape(flat_bins.shape),
+            strict=True,
+        )
+    ):
         count = np.bincount(b, minlength=n_bins)
         diff = np.bincount(b, weights=y - c, minlength=n_bins)
         gap[row] = np.abs(diff).sum() / count.sum()
     return gap.reshape(lead)
 
 
-def score(labels: np.ndarray, pred: np.ndarray, clean_pred: np.ndarray, confidence: np.ndarray,
-          prob_true: np.ndarray, brier: np.ndarray) -> dict[str, np.ndarray]:
+def score(
+    labels: np.ndarray,
+    pred: np.ndarray,
+    clean_pred: np.ndarray,
+    confidence: np.ndarray,
+    prob_true: np.ndarray,
+    brier: np.ndarray,
+) -> dict[str, np.ndarray]:
     """The six metrics per leading index; every array is ``(..., n)``, labels ``(n,)``."""
     correct = pred == labels
     with np.errstate(divide="ignore"):

@@ -137,8 +137,10 @@ class RunLock:
             except FileExistsError:
                 alive, desc = self._holder_alive()
                 if alive:
-                    raise StoreError(f"{self.path.parent} is in use by {desc}; wait for it to finish "
-                                     f"or, if it is gone, delete {self.path}") from None
+                    raise StoreError(
+                        f"{self.path.parent} is in use by {desc}; wait for it to finish "
+                        f"or, if it is gone, delete {self.path}"
+                    ) from None
                 self.path.unlink(missing_ok=True)  # stale: its process is gone
                 continue
             with os.fdopen(fd, "w") as handle:

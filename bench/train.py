@@ -48,8 +48,9 @@ def make_optimizer(model: MlpEnsemble, config: TrainConfig) -> torch.optim.Optim
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9)
 
 
-def _batches(order: np.random.Generator | list[np.random.Generator], n: int,
-             batch_size: int) -> tuple[np.ndarray, list[slice]]:
+def _batches(
+    order: np.random.Generator | list[np.random.Generator], n: int, batch_size: int
+) -> tuple[np.ndarray, list[slice]]:
     """One epoch's permutation: ``(n,)`` when shared, ``(K, n)`` per model; and batch slices."""
     if isinstance(order, np.random.Generator):
         perm = order.permutation(n)
@@ -86,9 +87,13 @@ def _evaluate_split(model: MlpEnsemble, x: torch.Tensor, y: torch.Tensor) -> tup
     return loss.cpu().numpy(), acc.cpu().numpy()
 
 
-def train_models(model: MlpEnsemble, data: Dataset, config: TrainConfig,
-                 order: np.random.Generator | list[np.random.Generator],
-                 on_epoch: Callable[[int], None] | None = None) -> TrainOutcome:
+def train_models(
+    model: MlpEnsemble,
+    data: Dataset,
+    config: TrainConfig,
+    order: np.random.Generator | list[np.random.Generator],
+    on_epoch: Callable[[int], None] | None = None,
+) -> TrainOutcome:
     """Train every model of ``model`` in place for ``config.epochs`` epochs.
 
     ``order`` is one Generator when all models share the data order (then the first layer is

@@ -14,9 +14,17 @@ REPO = Path(__file__).resolve().parents[1]
 MNIST_DIR = Path(os.environ.get("SEED_DIVERGENCE_DATA", REPO.parent / "shared" / "data" / "mnist"))
 
 TINY = [
-    f'data.dir="{MNIST_DIR}"', "data.train_limit=1200", "data.val_size=200", "data.test_limit=300",
-    "model.hidden=[16]", "train.epochs=2", "train.batch_size=64", "noise.sigmas=[0, 0.3, 0.6]",
-    "noise.n_draws=2", "run.n_jobs=1", "run.device=\"cpu\"",
+    f'data.dir="{MNIST_DIR}"',
+    "data.train_limit=1200",
+    "data.val_size=200",
+    "data.test_limit=300",
+    "model.hidden=[16]",
+    "train.epochs=2",
+    "train.batch_size=64",
+    "noise.sigmas=[0, 0.3, 0.6]",
+    "noise.n_draws=2",
+    "run.n_jobs=1",
+    'run.device="cpu"',
 ]
 
 

@@ -24,31 +24,35 @@ def test_default_study_meets_the_brief():
 
 
 def test_overrides_are_toml_and_reach_the_config():
-    config = load_config(None, ["train.epochs=3", "noise.sigmas=[0,0.5]", "run.backend=threading",
-                                'train.optimizer="sgd"'])
+    config = load_config(
+        None, ["train.epochs=3", "noise.sigmas=[0,0.5]", "run.backend=threading", 'train.optimizer="sgd"']
+    )
     assert config.train.epochs == 3
     assert config.noise.sigmas == (0.0, 0.5)
     assert config.run.backend == "threading"
     assert config.train.optimizer == "sgd"
 
 
-@pytest.mark.parametrize("override, key", [
-    ("train.epoch=3", "train.epoch"),
-    ("trainer.epochs=3", "trainer"),
-    ("train.epochs=\"three\"", "train.epochs"),
-    ("train.epochs=1.5", "train.epochs"),
-    ("train.epochs=true", "train.epochs"),
-    ("noise.sigmas=[0,-0.5]", "noise.sigmas"),
-    ("noise.sigmas=[]", "noise.sigmas"),
-    ("noise.sigmas=[nan]", "noise.sigmas"),
-    ("run.n_seeds=0", "run.n_seeds"),
-    ("model.hidden=[0]", "model.hidden"),
-    ("train.batch_size=60000", "train.batch_size"),
-    ("train.lr=inf", "train.lr"),
-    ("run.seed_mode=\"random\"", "run.seed_mode"),
-    ("noise.sigmas=0.5", "noise.sigmas"),
-    ("epochs=3", "epochs"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("train.epoch=3", "train.epoch"),
+        ("trainer.epochs=3", "trainer"),
+        ('train.epochs="three"', "train.epochs"),
+        ("train.epochs=1.5", "train.epochs"),
+        ("train.epochs=true", "train.epochs"),
+        ("noise.sigmas=[0,-0.5]", "noise.sigmas"),
+        ("noise.sigmas=[]", "noise.sigmas"),
+        ("noise.sigmas=[nan]", "noise.sigmas"),
+        ("run.n_seeds=0", "run.n_seeds"),
+        ("model.hidden=[0]", "model.hidden"),
+        ("train.batch_size=60000", "train.batch_size"),
+        ("train.lr=inf", "train.lr"),
+        ('run.seed_mode="random"', "run.seed_mode"),
+        ("noise.sigmas=0.5", "noise.sigmas"),
+        ("epochs=3", "epochs"),
+    ],
+)
 def test_bad_values_name_their_key(override, key):
     with pytest.raises(ConfigError) as info:
         load_config(None, [override])
@@ -63,8 +67,16 @@ def test_unreadable_override_value():
 
 def test_hash_ignores_how_the_run_is_executed():
     base = BenchConfig()
-    other = load_config(None, ["run.n_jobs=7", "run.backend=threading", "run.models_per_unit=3",
-                               'data.dir="/elsewhere"', "analysis.n_boot=500"])
+    other = load_config(
+        None,
+        [
+            "run.n_jobs=7",
+            "run.backend=threading",
+            "run.models_per_unit=3",
+            'data.dir="/elsewhere"',
+            "analysis.n_boot=500",
+        ],
+    )
     assert base.config_hash == other.config_hash
     assert load_config(None, ["train.epochs=2"]).config_hash != base.config_hash
 

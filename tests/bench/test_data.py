@@ -28,12 +28,15 @@ def test_wrong_checksum_names_the_file(synthetic_mnist):
         data.load_mnist(str(folder), expected)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda raw: b"\x00\x00\x09\x03" + raw[4:], "magic number"),
-    (lambda raw: raw[:-10], "header promises"),
-    (lambda raw: raw[:6], "truncated IDX header"),
-    (lambda raw: b"", "magic number"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda raw: b"\x00\x00\x09\x03" + raw[4:], "magic number"),
+        (lambda raw: raw[:-10], "header promises"),
+        (lambda raw: raw[:6], "truncated IDX header"),
+        (lambda raw: b"", "magic number"),
+    ],
+)
 def test_malformed_idx_is_refused(tmp_path, mutate, message):
     raw = gzip.decompress(write_idx(tmp_path / "a", np.zeros((2, 28, 28), np.uint8)).read_bytes())
     path = tmp_path / "bad-idx3-ubyte"
@@ -79,8 +82,9 @@ def test_search_order(tmp_path, monkeypatch, synthetic_mnist):
 def test_download_failure_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setattr(data, "_download", lambda cache: (_ for _ in ()).throw(
-        data.DataError("could not be downloaded")))
+    monkeypatch.setattr(
+        data, "_download", lambda cache: (_ for _ in ()).throw(data.DataError("could not be downloaded"))
+    )
     with pytest.raises(data.DataError, match="downloaded"):
         data.locate("")
 

@@ -14,10 +14,15 @@ from tests.conftest import TINY
 
 
 def _tables(run_dir):
-    order = {"history": ["seed", "epoch", "split"], "metrics": ["seed", "sigma", "draw"],
-             "predictions": ["seed", "sigma", "draw", "example"], "seeds": ["seed"]}
-    return {t: pd.read_parquet(run_dir / f"{t}.parquet").sort_values(cols, ignore_index=True)
-            for t, cols in order.items()}
+    order = {
+        "history": ["seed", "epoch", "split"],
+        "metrics": ["seed", "sigma", "draw"],
+        "predictions": ["seed", "sigma", "draw", "example"],
+        "seeds": ["seed"],
+    }
+    return {
+        t: pd.read_parquet(run_dir / f"{t}.parquet").sort_values(cols, ignore_index=True) for t, cols in order.items()
+    }
 
 
 def _assert_same(a, b):
@@ -38,34 +43,52 @@ def reference_run(tmp_path_factory):
 
 def test_parallel_and_chunking_do_not_change_results(reference_run, tmp_path):
     out = tmp_path / "par"
-    run_study(load_config(None, TINY + ["run.n_seeds=4", "run.models_per_unit=1", "run.n_jobs=2"]),
-              out, progress=False)
+    run_study(load_config(None, TINY + ["run.n_seeds=4", "run.models_per_unit=1", "run.n_jobs=2"]), out, progress=False)
     _assert_same(_tables(reference_run), _tables(out))
 
 
 def test_threading_backend_matches(reference_run, tmp_path):
     out = tmp_path / "thr"
-    run_study(load_config(None, TINY + ["run.n_seeds=4", "run.models_per_unit=2", "run.n_jobs=2",
-                                        'run.backend="threading"']), out, progress=False)
+    run_study(
+        load_config(None, TINY + ["run.n_seeds=4", "run.models_per_unit=2", "run.n_jobs=2", 'run.backend="threading"']),
+        out,
+        progress=False,
+    )
     _assert_same(_tables(reference_run), _tables(out))
 
 
 def test_contract_columns_and_recomputable_metrics(reference_run):
     tables = _tables(reference_run)
     assert list(tables["history"].columns) == ["seed", "epoch", "split", "loss", "accuracy"]
-    assert list(tables["metrics"].columns) == ["seed", "perturbation", "sigma", "draw", "accuracy",
-                                               "flip_rate", "confidence", "nll", "brier", "ece"]
+    assert list(tables["metrics"].columns) == [
+        "seed",
+        "perturbation",
+        "sigma",
+        "draw",
+        "accuracy",
+        "flip_rate",
+        "confidence",
+        "nll",
+        "brier",
+        "ece",
+    ]
     preds = tables["predictions"]
-    assert {"seed", "perturbation", "sigma", "draw", "example", "label", "pred", "confidence",
-            "prob_true"} <= set(preds.columns)
+    assert {"seed", "perturbation", "sigma", "draw", "example", "label", "pred", "confidence", "prob_true"} <= set(
+        preds.columns
+    )
     config = json.loads((reference_run / "config.json").read_text())
     assert "config_hash" in config
     clean = preds[preds["sigma"] == 0].set_index(["seed", "example"])["pred"]
-    for (seed, sigma, draw), group in preds.groupby(["seed", "sigma", "draw"]):
+    for (seed, sigma, draw), group in preds.groupby(["seed", "sigma", "draw"]):  # noqa: B007 (used in query)
         group = group.sort_values("example")
-        got = score(group["label"].to_numpy(), group["pred"].to_numpy(),
-                    clean.loc[seed].loc[group["example"]].to_numpy(), group["confidence"].to_numpy(),
-                    group["prob_true"].to_numpy(), group["brier"].to_numpy())
+        got = score(
+            group["label"].to_numpy(),
+            group["pred"].to_numpy(),
+            clean.loc[seed].loc[group["example"]].to_numpy(),
+            group["confidence"].to_numpy(),
+            group["prob_true"].to_numpy(),
+            group["brier"].to_numpy(),
+        )
         row = tables["metrics"].query("seed == @seed and sigma == @sigma and draw == @draw").iloc[0]
         for name, value in got.items():
             assert row[name] == pytest.approx(float(value), abs=1e-12), name
@@ -108,14 +131,15 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path):
     with pytest.raises(store.StoreError, match="in use by process"):
         store.RunLock(tmp_path).acquire()
     lock.release()
-    (tmp_path / store.LOCK_NAME).write_text(json.dumps({"pid": 2**22 + 12345, "host": __import__("socket").gethostname()}))
+    (tmp_path / store.LOCK_NAME).write_text(
+        json.dumps({"pid": 2**22 + 12345, "host": __import__("socket").gethostname()})
+    )
     store.RunLock(tmp_path).acquire()  # stale lock of a dead process is taken over
 
 
 def test_cli_end_to_end_on_real_mnist(mnist_dir, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = main(["run", "--quiet", "--out", str(out), *sum((["--set", o] for o in TINY), []),
-                 "--set", "run.n_seeds=2"])
+    code = main(["run", "--quiet", "--out", str(out), *sum((["--set", o] for o in TINY), []), "--set", "run.n_seeds=2"])
     assert code == 0
     assert "1 units complete" in capsys.readouterr().out
     assert len(pd.read_parquet(out / "metrics.parquet")) == 2 * (1 + 2 * 2)

@@ -22,8 +22,14 @@ def tiny_data():
         pytest.skip("real MNIST not available")
     config = load_config(None, TINY)
     mnist = load_mnist(config.data.dir)
-    splits = make_splits(60000, config.data.val_size, 10000, config.data.train_limit,
-                         config.data.test_limit, seeding.stream(config.run.root_seed, seeding.SPLIT))
+    splits = make_splits(
+        60000,
+        config.data.val_size,
+        10000,
+        config.data.train_limit,
+        config.data.test_limit,
+        seeding.stream(config.run.root_seed, seeding.SPLIT),
+    )
     return config, mnist, splits
 
 
@@ -31,10 +37,12 @@ def _dataset(mnist, splits):
     def f(x):
         return torch.tensor(x, dtype=torch.float32) / 255
 
-    return Dataset(f(mnist.train_images[splits.train_index]),
-                   torch.tensor(mnist.train_labels[splits.train_index], dtype=torch.int64),
-                   f(mnist.train_images[splits.val_index]),
-                   torch.tensor(mnist.train_labels[splits.val_index], dtype=torch.int64))
+    return Dataset(
+        f(mnist.train_images[splits.train_index]),
+        torch.tensor(mnist.train_labels[splits.train_index], dtype=torch.int64),
+        f(mnist.train_images[splits.val_index]),
+        torch.tensor(mnist.train_labels[splits.val_index], dtype=torch.int64),
+    )
 
 
 @pytest.mark.parametrize("seed_mode", ["init", "order"])
@@ -67,7 +75,7 @@ def _reference_training(config, dataset, streams, epochs):
     for _ in range(epochs):
         perm = torch.from_numpy(rng.permutation(len(dataset.train_x)))
         for start in range(0, len(perm), config.train.batch_size):
-            index = perm[start:start + config.train.batch_size]
+            index = perm[start : start + config.train.batch_size]
             loss = F.cross_entropy(net(dataset.train_x[index]), dataset.train_y[index])
             optimizer.zero_grad()
             loss.backward()
@@ -80,8 +88,9 @@ def test_matches_a_plain_nn_module_loop(tiny_data):
     dataset = _dataset(mnist, splits)
     seeds = [3, 11]
     streams = [seeding.model_streams(config.run.root_seed, s, "init") for s in seeds]
-    model = MlpEnsemble.from_generators([seeding.torch_generator(s["init"]) for s in streams],
-                                        config.model.hidden, "relu")
+    model = MlpEnsemble.from_generators(
+        [seeding.torch_generator(s["init"]) for s in streams], config.model.hidden, "relu"
+    )
     train_models(model, dataset, config.train, seeding.numpy_rng(streams[0]["order"]))
     for k, st in enumerate(streams):
         net, linears = _reference_training(config, dataset, st, config.train.epochs)
@@ -102,7 +111,8 @@ def test_a_diverging_seed_fails_alone(tiny_data):
     gens = [seeding.torch_generator(seeding.model_streams(1, s, "init")["init"]) for s in range(3)]
     model = MlpEnsemble.from_generators(gens, (16,), "relu")
     healthy = MlpEnsemble.from_generators(
-        [seeding.torch_generator(seeding.model_streams(1, s, "init")["init"]) for s in (0, 2)], (16,), "relu")
+        [seeding.torch_generator(seeding.model_streams(1, s, "init")["init"]) for s in (0, 2)], (16,), "relu"
+    )
     with torch.no_grad():
         model.w0[:, 1] *= 1e38  # model 1 overflows to inf at once
     train_cfg = config.train

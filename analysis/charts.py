@@ -47,13 +47,16 @@ def _pair_layers(frame: pd.DataFrame, x: alt.X, y: alt.Y, pair: tuple[int, int],
         .encode(x=x, y=y, detail="seed:N", tooltip=tooltip)
     )
     highlighted = alt.Chart(data).transform_filter(alt.datum.role != "other seeds")
-    lines = highlighted.mark_line(strokeWidth=2).encode(
-        x=x, y=y, color=enc["color"], strokeDash=enc["strokeDash"], detail="seed:N"
-    )
-    points = highlighted.mark_point(size=45, filled=True).encode(
+    return seeds + _lines_and_points(highlighted, x, y, enc, tooltip, detail="seed:N")
+
+
+def _lines_and_points(base: alt.Chart, x: alt.X, y: alt.Y, enc: dict, tooltip: list, **extra) -> alt.LayerChart:
+    """A line per series (colour and dash) with a marker per point (colour and shape)."""
+    lines = base.mark_line(strokeWidth=2).encode(x=x, y=y, color=enc["color"], strokeDash=enc["strokeDash"], **extra)
+    points = base.mark_point(size=45, filled=True).encode(
         x=x, y=y, color=enc["color"], shape=enc["shape"], tooltip=tooltip
     )
-    return seeds + lines + points
+    return lines + points
 
 
 def training_curves_chart(history: pd.DataFrame, pair: tuple[int, int], measure: str) -> alt.HConcatChart:
@@ -108,18 +111,28 @@ def metric_vs_sigma_chart(
     return (band + seeds + mean).properties(width=WIDTH, height=HEIGHT, title=f"{LABELS[metric]} under Gaussian noise")
 
 
+DASHES = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2], [4, 4], [1, 3]]
+SHAPES = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down"]
+
+
+def _by_sigma(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Add a ``level`` label per sigma and colour, dash and shape encodings that all follow it."""
+    levels = sorted(frame["sigma"].unique())
+    labels = [f"sigma = {s:g}" for s in levels]
+    data = frame.assign(level=[f"sigma = {s:g}" for s in frame["sigma"]])
+    encodings = {
+        "color": alt.Color("level:N", title=None, scale=alt.Scale(domain=labels, range=OKABE_ITO[: len(levels)])),
+        "strokeDash": alt.StrokeDash(
+            "level:N", title=None, scale=alt.Scale(domain=labels, range=DASHES[: len(levels)])
+        ),
+        "shape": alt.Shape("level:N", title=None, scale=alt.Scale(domain=labels, range=SHAPES[: len(levels)])),
+    }
+    return data, encodings
+
+
 def reliability_chart(bins: pd.DataFrame) -> alt.LayerChart:
     """Reliability diagram per sigma (colour, dash and shape by sigma) with the diagonal."""
-    sigmas = sorted(bins["sigma"].unique())
-    labels = [f"sigma = {s:g}" for s in sigmas]
-    data = bins.assign(level=[f"sigma = {s:g}" for s in bins["sigma"]])
-    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2], [4, 4]][: len(sigmas)]
-    shapes = ["circle", "square", "triangle-up", "diamond", "cross"][: len(sigmas)]
-    enc = {
-        "color": alt.Color("level:N", title=None, scale=alt.Scale(domain=labels, range=OKABE_ITO[: len(sigmas)])),
-        "strokeDash": alt.StrokeDash("level:N", title=None, scale=alt.Scale(domain=labels, range=dashes)),
-        "shape": alt.Shape("level:N", title=None, scale=alt.Scale(domain=labels, range=shapes)),
-    }
+    data, enc = _by_sigma(bins)
     x = alt.X("confidence:Q", title="Mean confidence in bin", scale=alt.Scale(domain=[0, 1]))
     y = alt.Y("accuracy:Q", title="Accuracy in bin", scale=alt.Scale(domain=[0, 1]))
     diagonal = (
@@ -128,13 +141,7 @@ def reliability_chart(bins: pd.DataFrame) -> alt.LayerChart:
         .encode(x=x, y=y)
     )
     tooltip = ["level:N", alt.Tooltip("confidence:Q", format=".3f"), alt.Tooltip("accuracy:Q", format=".3f"), "count:Q"]
-    lines = alt.Chart(data).mark_line().encode(x=x, y=y, color=enc["color"], strokeDash=enc["strokeDash"])
-    points = (
-        alt.Chart(data)
-        .mark_point(filled=True, size=40)
-        .encode(x=x, y=y, color=enc["color"], shape=enc["shape"], tooltip=tooltip)
-    )
-    return (diagonal + lines + points).properties(
+    return (diagonal + _lines_and_points(alt.Chart(data), x, y, enc, tooltip)).properties(
         width=WIDTH, height=HEIGHT, title="Calibration under noise (all seeds and draws pooled)"
     )
 
@@ -230,16 +237,7 @@ def generalisation_chart(generalisation: pd.DataFrame) -> alt.LayerChart:
 def planner_chart(planner: pd.DataFrame, metric: str = "accuracy") -> alt.HConcatChart:
     """CI half-width and power against the number of seeds, one line per sigma (colour, dash, shape)."""
     data = planner[planner["metric"] == metric]
-    levels = sorted(data["sigma"].unique())
-    labels = [f"sigma = {s:g}" for s in levels]
-    data = data.assign(level=[f"sigma = {s:g}" for s in data["sigma"]])
-    dashes = [[1, 0], [6, 3], [2, 2], [8, 2, 2, 2], [4, 4], [1, 3]][: len(levels)]
-    shapes = ["circle", "square", "triangle-up", "diamond", "cross", "triangle-down"][: len(levels)]
-    enc = dict(
-        color=alt.Color("level:N", title=None, scale=alt.Scale(domain=labels, range=OKABE_ITO[: len(levels)])),
-        strokeDash=alt.StrokeDash("level:N", title=None, scale=alt.Scale(domain=labels, range=dashes)),
-        shape=alt.Shape("level:N", title=None, scale=alt.Scale(domain=labels, range=shapes)),
-    )
+    data, enc = _by_sigma(data)
     x = alt.X("n_seeds:Q", title="Number of seeds", scale=alt.Scale(type="log"))
     panels = []
     for column, title, fmt in (
@@ -248,11 +246,9 @@ def planner_chart(planner: pd.DataFrame, metric: str = "accuracy") -> alt.HConca
     ):
         y = alt.Y(f"{column}:Q", title=title)
         tooltip = ["level:N", "n_seeds:Q", alt.Tooltip(f"{column}:Q", format=fmt)]
-        lines = alt.Chart(data).mark_line().encode(x=x, y=y, color=enc["color"], strokeDash=enc["strokeDash"])
-        points = (
-            alt.Chart(data)
-            .mark_point(filled=True)
-            .encode(x=x, y=y, color=enc["color"], shape=enc["shape"], tooltip=tooltip)
+        panels.append(
+            _lines_and_points(alt.Chart(data), x, y, enc, tooltip).properties(
+                width=WIDTH * 0.8, height=HEIGHT, title=title
+            )
         )
-        panels.append((lines + points).properties(width=WIDTH * 0.8, height=HEIGHT, title=title))
     return alt.hconcat(*panels)

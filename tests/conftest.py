@@ -28,6 +28,23 @@ TINY = [
 ]
 
 
+TABLE_KEYS = {
+    "history": ["seed", "epoch", "split"],
+    "metrics": ["seed", "sigma", "draw"],
+    "predictions": ["seed", "sigma", "draw", "example"],
+    "seeds": ["seed"],
+}
+
+
+def read_tables(run_dir: Path) -> dict:
+    """Every results table of ``run_dir``, sorted by its key columns."""
+    import pandas as pd
+
+    return {
+        t: pd.read_parquet(run_dir / f"{t}.parquet").sort_values(k, ignore_index=True) for t, k in TABLE_KEYS.items()
+    }
+
+
 @pytest.fixture
 def mnist_dir() -> Path:
     if not MNIST_DIR.is_dir():

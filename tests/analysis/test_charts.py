@@ -91,7 +91,7 @@ def test_other_charts_build():
             "count": [10, 100, 20],
         }
     )
-    assert len(charts.reliability_chart(bins).to_dict()["layer"]) == 3
+    assert len(_layers(charts.reliability_chart(bins).to_dict())) == 3
     planner = pd.DataFrame(
         {
             "metric": "accuracy",

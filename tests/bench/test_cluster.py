@@ -5,19 +5,9 @@ import pytest
 
 from bench.config import load_config
 from bench.runner import run_study
-from tests.conftest import TINY
+from tests.conftest import TINY, read_tables
 
 distributed = pytest.importorskip("dask.distributed")
-
-
-def _tables(run_dir):
-    keys = {
-        "history": ["seed", "epoch", "split"],
-        "metrics": ["seed", "sigma", "draw"],
-        "predictions": ["seed", "sigma", "draw", "example"],
-        "seeds": ["seed"],
-    }
-    return {t: pd.read_parquet(run_dir / f"{t}.parquet").sort_values(k, ignore_index=True) for t, k in keys.items()}
 
 
 def test_dask_cluster_matches_local_run(mnist_dir, tmp_path):
@@ -31,7 +21,7 @@ def test_dask_cluster_matches_local_run(mnist_dir, tmp_path):
         run_study(load_config(None, remote), tmp_path / "dask", progress=False)
     finally:
         cluster.close()
-    local, dask = _tables(tmp_path / "local"), _tables(tmp_path / "dask")
+    local, dask = read_tables(tmp_path / "local"), read_tables(tmp_path / "dask")
     for table in local:
         pd.testing.assert_frame_equal(local[table], dask[table], check_exact=True, obj=table)
 

@@ -10,19 +10,7 @@ from bench.__main__ import main
 from bench.config import load_config
 from bench.runner import RunError, run_study
 from bench.scoring import score
-from tests.conftest import TINY
-
-
-def _tables(run_dir):
-    order = {
-        "history": ["seed", "epoch", "split"],
-        "metrics": ["seed", "sigma", "draw"],
-        "predictions": ["seed", "sigma", "draw", "example"],
-        "seeds": ["seed"],
-    }
-    return {
-        t: pd.read_parquet(run_dir / f"{t}.parquet").sort_values(cols, ignore_index=True) for t, cols in order.items()
-    }
+from tests.conftest import TINY, read_tables
 
 
 def _assert_same(a, b):
@@ -44,7 +32,7 @@ def reference_run(tmp_path_factory):
 def test_parallel_and_chunking_do_not_change_results(reference_run, tmp_path):
     out = tmp_path / "par"
     run_study(load_config(None, TINY + ["run.n_seeds=4", "run.models_per_unit=1", "run.n_jobs=2"]), out, progress=False)
-    _assert_same(_tables(reference_run), _tables(out))
+    _assert_same(read_tables(reference_run), read_tables(out))
 
 
 def test_threading_backend_matches(reference_run, tmp_path):
@@ -54,11 +42,11 @@ def test_threading_backend_matches(reference_run, tmp_path):
         out,
         progress=False,
     )
-    _assert_same(_tables(reference_run), _tables(out))
+    _assert_same(read_tables(reference_run), read_tables(out))
 
 
 def test_contract_columns_and_recomputable_metrics(reference_run):
-    tables = _tables(reference_run)
+    tables = read_tables(reference_run)
     assert list(tables["history"].columns) == ["seed", "epoch", "split", "loss", "accuracy"]
     assert list(tables["metrics"].columns) == [
         "seed",
@@ -109,7 +97,7 @@ def test_resume_redoes_only_missing_units_and_refuses_other_configs(reference_ru
     summary = run_study(load_config(None, overrides), out, progress=False)
     assert (summary.n_done_before, summary.n_run) == (1, 1)
     assert (out / next(iter(kept["files"]))).stat().st_mtime_ns == before
-    _assert_same(_tables(reference_run), _tables(out))
+    _assert_same(read_tables(reference_run), read_tables(out))
     with pytest.raises(RunError, match="train.epochs"):
         run_study(load_config(None, overrides + ["train.epochs=3"]), out, progress=False)
 
@@ -122,7 +110,7 @@ def test_damaged_unit_is_redone(reference_run, tmp_path, capsys):
     victim.write_bytes(victim.read_bytes()[:100])
     summary = run_study(load_config(None, overrides), out, progress=False)
     assert summary.n_run == 1 and "damaged" in capsys.readouterr().err
-    _assert_same(_tables(reference_run), _tables(out))
+    _assert_same(read_tables(reference_run), read_tables(out))
 
 
 def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path):

@@ -235,6 +235,7 @@ def _execute(
                     "status": "done",
                     "files": files,
                     "seconds": round(seconds, 2),
+                    **{k: round(v, 3) for k, v in tables.timings.items()},
                     "finished": _now(),
                 }
                 store.write_json(run_dir / "manifest.json", manifest)

@@ -5,6 +5,7 @@ A unit touches no files: it returns pandas DataFrames that :mod:`bench.store` wr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ class UnitTables:
     metrics: pd.DataFrame
     predictions: pd.DataFrame
     seeds: pd.DataFrame  # seed, status, failed_epoch, reason
+    timings: dict[str, float]  # train_seconds, eval_seconds (wall clock inside the worker)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -127,7 +129,9 @@ def run_unit(
         val_x=_to_float(mnist.train_images[splits.val_index], device),
         val_y=torch.from_numpy(mnist.train_labels[splits.val_index].astype(np.int64)).to(device),
     )
+    started = time.perf_counter()
     outcome = train_models(model, data, config.train, order, on_epoch)
+    trained = time.perf_counter()
     test_labels = mnist.test_labels[: splits.n_test]
     conditions = evaluate_models(
         model,
@@ -148,4 +152,5 @@ def run_unit(
             "reason": [outcome.failures.get(k, (None, ""))[1] for k in range(len(seeds))],
         }
     )
-    return UnitTables(_history_frame(seeds, outcome.loss, outcome.accuracy), metrics, predictions, status)
+    timings = {"train_seconds": trained - started, "eval_seconds": time.perf_counter() - trained}
+    return UnitTables(_history_frame(seeds, outcome.loss, outcome.accuracy), metrics, predictions, status, timings)

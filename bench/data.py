@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import shutil
 from dataclasses import dataclass
@@ -148,7 +149,7 @@ def read_idx(path: Path) -> np.ndarray:
     if n_dims == 0 or len(raw) < header:
         raise DataError(f"{path} has a truncated IDX header; replace it with the original file")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims))
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     if len(raw) - header != size:
         raise DataError(
             f"{path} holds {len(raw) - header} data bytes but its header promises "

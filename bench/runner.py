@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import torch
+from joblib.externals.loky.process_executor import BrokenProcessPool, TerminatedWorkerError
 from tqdm import tqdm
 
 from bench import seeding, store
@@ -80,12 +83,36 @@ def _check_same_config(run_dir: Path, config: BenchConfig) -> None:
         )
 
 
+BYTES_PER_PREDICTION = 24  # Parquet bytes per predictions row, measured on the default study (about 19)
+
+
 def _check_writable(run_dir: Path) -> None:
-    parent = run_dir if run_dir.exists() else run_dir.parent
+    """Refuse, before any work, an output location that cannot be created or written."""
+    parent = run_dir
     while not parent.exists():
         parent = parent.parent
-    if not os.access(parent, os.W_OK):
-        raise RunError(f"cannot write to {parent}; choose a writable --out folder")
+    if not parent.is_dir():
+        raise RunError(f"--out {run_dir} lies under {parent}, which is a file; choose another folder")
+    try:
+        probe = tempfile.NamedTemporaryFile(dir=parent, prefix=".write-test-")
+        probe.close()
+    except OSError as err:
+        raise RunError(f"cannot write to {parent} ({err.strerror}); choose a writable --out folder") from None
+
+
+def _check_space(run_dir: Path, config: BenchConfig, n_seeds: int, n_test: int) -> None:
+    """Refuse a run whose tables will not fit on the disk, estimated from the predictions rows."""
+    n_conditions = 1 + len([s for s in config.noise.grid if s > 0]) * config.noise.n_draws
+    needed = BYTES_PER_PREDICTION * n_seeds * n_conditions * n_test
+    existing = run_dir
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise RunError(
+            f"{run_dir} has {free / 2**30:.2f} GiB free but the results need about {needed / 2**30:.2f} GiB; "
+            "free space or choose another --out"
+        )
 
 
 def _open_manifest(run_dir: Path, config: BenchConfig, mnist: Mnist, device: torch.device) -> dict:
@@ -173,7 +200,11 @@ def run_study(config: BenchConfig, run_dir: Path, progress: bool = True) -> RunS
     """Train and evaluate every seed of ``config`` into ``run_dir``, resuming finished work."""
     run_dir = Path(run_dir)
     _check_writable(run_dir)
-    if run_dir.exists() and any(run_dir.iterdir()) and not (run_dir / "config.json").exists():
+    if (
+        run_dir.exists()
+        and any(p.name != store.LOCK_NAME for p in run_dir.iterdir())
+        and not (run_dir / "config.json").exists()
+    ):
         raise RunError(f"{run_dir} is not empty and holds no config.json; choose an empty or new --out folder")
     if (run_dir / "config.json").exists():
         _check_same_config(run_dir, config)
@@ -187,6 +218,8 @@ def run_study(config: BenchConfig, run_dir: Path, progress: bool = True) -> RunS
         config.data.test_limit,
         seeding.stream(config.run.root_seed, seeding.SPLIT),
     )
+    if not run_dir.exists():
+        _check_space(run_dir, config, len(config.run.seed_list), splits.n_test)
     run_dir.mkdir(parents=True, exist_ok=True)
     with store.RunLock(run_dir):
         if not (run_dir / "config.json").exists():
@@ -200,6 +233,7 @@ def run_study(config: BenchConfig, run_dir: Path, progress: bool = True) -> RunS
         finished_seeds = {s for unit in done.values() for s in unit["seeds"]}
         pending_seeds = [s for s in config.run.seed_list if s not in finished_seeds]
         first_id = max((int(i) for i in done), default=-1) + 1
+        _check_space(run_dir, config, len(pending_seeds), splits.n_test)
         plan = plan_units(pending_seeds, config.run.models_per_unit, first_id)
         _execute(config, run_dir, manifest, plan, mnist, splits, progress)
         manifest["status"] = "complete"
@@ -208,40 +242,63 @@ def run_study(config: BenchConfig, run_dir: Path, progress: bool = True) -> RunS
     return RunSummary(run_dir, len(manifest["units"]), n_reused, len(plan), manifest.get("failed_seeds", {}))
 
 
+def _record(run_dir: Path, manifest: dict, unit_id: int, seeds: list[int], tables, seconds: float) -> None:
+    """Write one finished unit's files, then list it (with checksums) in the manifest."""
+    files = store.write_unit(run_dir, unit_id, {t: getattr(tables, t) for t in store.TABLES})
+    for row in tables.seeds[tables.seeds["status"] == "failed"].itertuples():
+        manifest.setdefault("failed_seeds", {})[str(row.seed)] = {"epoch": int(row.failed_epoch), "reason": row.reason}
+    manifest["units"][str(unit_id)] = {
+        "seeds": seeds,
+        "status": "done",
+        "files": files,
+        "seconds": round(seconds, 2),
+        **{k: round(v, 3) for k, v in tables.timings.items()},
+        "finished": _now(),
+    }
+    store.write_json(run_dir / "manifest.json", manifest)
+
+
+WORKER_DEATHS = (TerminatedWorkerError, BrokenProcessPool)
+MAX_ATTEMPTS = 2
+
+
 def _execute(
     config: BenchConfig, run_dir: Path, manifest: dict, plan: dict[int, list[int]], mnist: Mnist, splits, progress: bool
 ) -> None:
+    """Run the planned units, recording each as it finishes.
+
+    A worker that dies (killed, out of memory) breaks the pool; the units it did not finish are
+    planned again once, in a fresh pool. If workers die again, the run stops with every finished
+    unit saved, so that rerunning the command redoes only the rest.
+    """
     n_threads = max(1, (os.cpu_count() or 1) // min(config.run.n_jobs, max(1, len(plan))))
     if config.run.backend == "threading":
         torch.set_num_threads(n_threads)
     show_epochs = progress and min(config.run.n_jobs, len(plan)) == 1
     bar = tqdm(total=len(plan), desc="units", unit="unit", disable=not progress or not plan)
+    pending = dict(plan)
     try:
-        with _backend(config, shared=[mnist, splits]):
-            results = joblib.Parallel(return_as="generator_unordered")(
-                joblib.delayed(_work)(config, unit_id, seeds, mnist, splits, n_threads, show_epochs)
-                for unit_id, seeds in plan.items()
-            )
-            for unit_id, tables, seconds in results:
-                files = store.write_unit(run_dir, unit_id, {t: getattr(tables, t) for t in store.TABLES})
-                failed = tables.seeds[tables.seeds["status"] == "failed"]
-                for row in failed.itertuples():
-                    manifest.setdefault("failed_seeds", {})[str(row.seed)] = {
-                        "epoch": int(row.failed_epoch),
-                        "reason": row.reason,
-                    }
-                manifest["units"][str(unit_id)] = {
-                    "seeds": plan[unit_id],
-                    "status": "done",
-                    "files": files,
-                    "seconds": round(seconds, 2),
-                    **{k: round(v, 3) for k, v in tables.timings.items()},
-                    "finished": _now(),
-                }
-                store.write_json(run_dir / "manifest.json", manifest)
-                bar.update()
-    except KeyboardInterrupt:
-        manifest["status"] = "interrupted"
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with _backend(config, shared=[mnist, splits]):
+                    results = joblib.Parallel(return_as="generator_unordered")(
+                        joblib.delayed(_work)(config, unit_id, seeds, mnist, splits, n_threads, show_epochs)
+                        for unit_id, seeds in list(pending.items())
+                    )
+                    for unit_id, tables, seconds in results:
+                        _record(run_dir, manifest, unit_id, pending.pop(unit_id), tables, seconds)
+                        bar.update()
+                break
+            except WORKER_DEATHS as err:
+                if attempt == MAX_ATTEMPTS:
+                    raise RunError(
+                        f"a worker process died twice ({type(err).__name__}: killed or out of memory) with units "
+                        f"{sorted(pending)} unfinished; {len(manifest['units'])} finished units are saved, so "
+                        "rerun the same command (with fewer run.models_per_unit if memory is short)"
+                    ) from None
+                print(f"warning: a worker process died; retrying units {sorted(pending)}", file=sys.stderr)
+    except BaseException as err:
+        manifest["status"] = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         store.write_json(run_dir / "manifest.json", manifest)
         raise
     finally:

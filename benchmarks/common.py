@@ -27,10 +27,11 @@ def matmul_peak(size: int = 4096, n_repeats: int = 3) -> float:
     return 2 * size**3 / statistics.median(times)
 
 
-def seconds(fn: Callable[[], object]) -> float:
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    """``(wall seconds, return value)`` of ``fn()``."""
     start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    value = fn()
+    return time.perf_counter() - start, value
 
 
 def median(values: list[float]) -> float:

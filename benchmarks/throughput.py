@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.config import load_config  # noqa: E402
 from bench.data import load_mnist  # noqa: E402
 from bench.runner import run_study  # noqa: E402
-from benchmarks.common import DATA, matmul_peak, median, seconds  # noqa: E402
+from benchmarks.common import DATA, matmul_peak, median, timed  # noqa: E402
 
 
 def suite_flops_per_second(n_seeds: int, flops_per_model_epoch: float, epochs: int = 2) -> float:
@@ -71,7 +71,7 @@ def plain_loop_seconds_per_example(mnist, n_batches: int = 150) -> float:
             if i + 1 == n_batches:
                 break
 
-    return seconds(run) / (n_batches * 128)
+    return timed(run)[0] / (n_batches * 128)
 
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.toml"

@@ -30,7 +30,7 @@ from bench.data import load_mnist, make_splits  # noqa: E402
 from bench.runner import run_study  # noqa: E402
 from bench.scoring import outcomes, score  # noqa: E402
 from bench.seeding import SPLIT, stream  # noqa: E402
-from benchmarks.common import DATA, REPO, median, seconds  # noqa: E402
+from benchmarks.common import DATA, REPO, median, timed  # noqa: E402
 
 
 def tutorial_study(config, mnist) -> float:
@@ -99,18 +99,11 @@ def main() -> None:
     for repeat in range(args.repeats):
         order = ["suite", "tutorial"] if repeat % 2 == 0 else ["tutorial", "suite"]
         for way in order:
-            box = {}
-            fn = (
-                (lambda: box.update(acc=suite_study(config)))
-                if way == "suite"
-                else (lambda: box.update(acc=tutorial_study(config, mnist)))
-            )
-            times[way].append(seconds(fn))
-            accuracy[way].append(box["acc"])
-            print(
-                f"repeat {repeat + 1} {way:8s} {times[way][-1]:7.1f} s, mean clean accuracy {100 * box['acc']:.2f}%",
-                flush=True,
-            )
+            study = (lambda: suite_study(config)) if way == "suite" else (lambda: tutorial_study(config, mnist))
+            elapsed, acc = timed(study)
+            times[way].append(elapsed)
+            accuracy[way].append(acc)
+            print(f"repeat {repeat + 1} {way:8s} {elapsed:7.1f} s, mean clean accuracy {100 * acc:.2f}%", flush=True)
     ratio = median([t / s for t, s in zip(times["tutorial"], times["suite"], strict=True)])
     gap = 100 * (median(accuracy["suite"]) - median(accuracy["tutorial"]))
     print(

@@ -28,6 +28,12 @@ TINY = [
 ]
 
 
+def run_args(out: Path, overrides: list[str], quiet: bool = True) -> list[str]:
+    """Arguments of ``python -m bench`` for a run into ``out`` with ``--set`` overrides."""
+    sets = [arg for override in overrides for arg in ("--set", override)]
+    return ["run", *(["--quiet"] if quiet else []), "--out", str(out), *sets]
+
+
 TABLE_KEYS = {
     "history": ["seed", "epoch", "split"],
     "metrics": ["seed", "sigma", "draw"],

@@ -10,7 +10,7 @@ from bench.__main__ import main
 from bench.config import load_config
 from bench.runner import RunError, run_study
 from bench.scoring import score
-from tests.conftest import TINY, read_tables
+from tests.conftest import TINY, read_tables, run_args
 
 
 def _assert_same(a, b):
@@ -127,7 +127,7 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path):
 
 def test_cli_end_to_end_on_real_mnist(mnist_dir, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = main(["run", "--quiet", "--out", str(out), *sum((["--set", o] for o in TINY), []), "--set", "run.n_seeds=2"])
+    code = main(run_args(out, [*TINY, "run.n_seeds=2"]))
     assert code == 0
     assert "1 units complete" in capsys.readouterr().out
     assert len(pd.read_parquet(out / "metrics.parquet")) == 2 * (1 + 2 * 2)

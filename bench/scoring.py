@@ -11,6 +11,7 @@ import torch
 
 N_ECE_BINS = 15
 METRICS = ("accuracy", "flip_rate", "confidence", "nll", "brier", "ece")
+OUTCOME_DTYPES = {"pred": np.int8, "confidence": np.float32, "prob_true": np.float64, "brier": np.float32}
 
 
 def outcomes(log_probs: torch.Tensor, labels: torch.Tensor) -> dict[str, np.ndarray]:

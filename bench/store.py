@@ -13,9 +13,12 @@ import json
 import os
 import socket
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import pyarrow
+import pyarrow.parquet as pq
 
 TABLES = ("history", "metrics", "predictions", "seeds")
 SCHEMA_VERSION = 1
@@ -59,15 +62,34 @@ def unit_file(run_dir: Path, table: str, unit_id: int) -> Path:
     return run_dir / f"{table}.parquet" / f"unit-{unit_id:05d}.parquet"
 
 
-def write_unit(run_dir: Path, unit_id: int, frames: dict[str, pd.DataFrame]) -> dict[str, str]:
-    """Write one unit's tables atomically; return ``{relative path: sha256}``."""
+def _write_parquet(path: Path, parts: Iterable[pd.DataFrame]) -> None:
+    """Write frames with one schema as the row groups of one Parquet file, one at a time."""
+    writer = None
+    try:
+        for part in parts:
+            table = pyarrow.Table.from_pandas(part, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def write_unit(run_dir: Path, unit_id: int, tables: dict) -> dict[str, str]:
+    """Write one unit's tables atomically; return ``{relative path: sha256}``.
+
+    Each value is a DataFrame, or an object whose ``frames()`` yields the table's rows in
+    pieces (the predictions), written as row groups so the whole table is never built at once.
+    """
     written = {}
     for table in TABLES:
         final = unit_file(run_dir, table, unit_id)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.parent / f".{final.name}.{os.getpid()}.tmp"
+        value = tables[table]
         try:
-            frames[table].to_parquet(tmp, index=False)
+            _write_parquet(tmp, value.frames() if hasattr(value, "frames") else [value])
             with tmp.open("rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, final)

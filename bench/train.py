@@ -22,7 +22,7 @@ from bench.model import MlpEnsemble, predict_logits
 class Dataset:
     """Float tensors on the training device."""
 
-    train_x: torch.Tensor  # (n_train, 784) float32 in [0, 1]
+    train_x: torch.Tensor  # (n_train, 784) uint8 pixels, scaled per mini-batch (a quarter of the memory)
     train_y: torch.Tensor  # (n_train,) int64
     val_x: torch.Tensor  # (n_val, 784)
     val_y: torch.Tensor  # (n_val,)
@@ -40,6 +40,11 @@ class TrainOutcome:
     loss: np.ndarray
     accuracy: np.ndarray
     failures: dict[int, tuple[int, str]]
+
+
+def to_unit_range(pixels: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels to float32 in [0, 1] (elementwise, so per batch equals all at once)."""
+    return pixels.to(torch.float32).div_(255.0)
 
 
 def make_optimizer(model: MlpEnsemble, config: TrainConfig) -> torch.optim.Optimizer:
@@ -114,7 +119,7 @@ def train_models(
         correct = torch.zeros(n_models, dtype=torch.float64, device=device)
         for batch in slices:
             index = perm[..., batch]  # (B,) or (K, B)
-            x, y = data.train_x[index], data.train_y[index]  # (B, 784) or (K, B, 784)
+            x, y = to_unit_range(data.train_x[index]), data.train_y[index]  # (B, 784) or (K, B, 784)
             logits = model(x)  # (K, B, 10)
             losses = _per_model_loss(logits, y)  # (K,)
             optimizer.zero_grad(set_to_none=True)

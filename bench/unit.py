@@ -16,10 +16,10 @@ import torch
 from bench import seeding
 from bench.config import BenchConfig
 from bench.data import Mnist, Splits
-from bench.evaluate import Condition, evaluate_models
+from bench.evaluate import Evaluation, evaluate_models
 from bench.model import MlpEnsemble
 from bench.scoring import score
-from bench.train import Dataset, train_models
+from bench.train import Dataset, to_unit_range, train_models
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class UnitTables:
 
     history: pd.DataFrame
     metrics: pd.DataFrame
-    predictions: pd.DataFrame
+    predictions: PredictionBlock
     seeds: pd.DataFrame  # seed, status, failed_epoch, reason
     timings: dict[str, float]  # train_seconds, eval_seconds (wall clock inside the worker)
 
@@ -43,9 +43,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def _to_float(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.tensor(images, device=device, dtype=torch.float32).div_(
-        255.0
-    )  # copies (inputs may be read-only memmaps)
+    return to_unit_range(torch.tensor(images, device=device))  # copies: inputs may be read-only memmaps
 
 
 def _history_frame(seeds: list[int], loss: np.ndarray, accuracy: np.ndarray) -> pd.DataFrame:
@@ -64,48 +62,85 @@ def _history_frame(seeds: list[int], loss: np.ndarray, accuracy: np.ndarray) -> 
     return frame.sort_values(["seed", "epoch", "split"], ignore_index=True)
 
 
-def _prediction_frames(
-    seeds: list[int], labels: np.ndarray, conditions: list[Condition], keep: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+@dataclass(frozen=True)
+class PredictionBlock:
+    """Per-example outcomes of a unit's successful models, as compact arrays in table order.
+
+    Kept as arrays (17 bytes per row) rather than a DataFrame (about 50) so that a unit costs
+    little memory in its worker, in transit and in the writer, which turns it into rows one
+    model at a time (:meth:`frames`).
+    """
+
+    perturbation: str
+    seeds: np.ndarray  # (K',) int64
+    sigmas: np.ndarray  # (C,) float64, conditions sorted by (sigma, draw)
+    draws: np.ndarray  # (C,) int64
+    labels: np.ndarray  # (n,) int8
+    outcomes: dict[str, np.ndarray]  # name -> (K', C, n)
+
+    def rows(self, models: slice = slice(None)) -> pd.DataFrame:
+        """The ``predictions.parquet`` rows of ``models``, ordered by (seed, sigma, draw, example)."""
+        seeds = self.seeds[models]
+        n_models, (n_conditions, n) = len(seeds), (len(self.sigmas), len(self.labels))
+        return pd.DataFrame(
+            {
+                "seed": np.repeat(seeds, n_conditions * n),
+                "perturbation": pd.Series([self.perturbation] * (n_models * n_conditions * n), dtype="str"),
+                "sigma": np.tile(np.repeat(self.sigmas, n), n_models),
+                "draw": np.tile(np.repeat(self.draws, n), n_models),
+                "example": np.tile(np.arange(n, dtype=np.int32), n_models * n_conditions),
+                "label": np.tile(self.labels, n_models * n_conditions),
+                **{name: values[models].ravel() for name, values in self.outcomes.items()},
+            }
+        )
+
+    def frames(self):
+        """One frame per model (a single empty frame when every model failed)."""
+        if not len(self.seeds):
+            yield self.rows(slice(0, 0))
+        for k in range(len(self.seeds)):
+            yield self.rows(slice(k, k + 1))
+
+
+def _predictions_and_metrics(
+    seeds: list[int], labels: np.ndarray, evaluation: Evaluation, keep: np.ndarray
+) -> tuple[PredictionBlock, pd.DataFrame]:
     """Predictions and metrics of the models ``keep`` (a boolean ``(K,)`` mask)."""
     kept_seeds = np.asarray(seeds, dtype=np.int64)[keep]
-    n_kept, n = len(kept_seeds), len(labels)
-    clean_pred = conditions[0].outcomes["pred"][keep]
-    pred_parts, metric_parts = [], []
-    for cond in conditions:
-        out = {name: values[keep] for name, values in cond.outcomes.items()}  # (K', n)
-        pred_parts.append(
-            pd.DataFrame(
-                {
-                    "seed": np.repeat(kept_seeds, n),
-                    "perturbation": cond.perturbation,
-                    "sigma": cond.sigma,
-                    "draw": np.int64(cond.draw),
-                    "example": np.tile(np.arange(n, dtype=np.int32), n_kept),
-                    "label": np.tile(labels.astype(np.int8), n_kept),
-                    **{name: values.ravel() for name, values in out.items()},
-                }
-            )
-        )
-        metrics = score(labels, out["pred"], clean_pred, out["confidence"], out["prob_true"], out["brier"])
-        metric_parts.append(
-            pd.DataFrame(
-                {
-                    "seed": kept_seeds,
-                    "perturbation": cond.perturbation,
-                    "sigma": cond.sigma,
-                    "draw": np.int64(cond.draw),
-                    **metrics,
-                }
-            )
-        )
-    columns = ["seed", "perturbation", "sigma", "draw", "example", "label", "pred", "confidence", "prob_true", "brier"]
-    predictions = pd.concat(pred_parts, ignore_index=True)[columns] if n_kept else pd.DataFrame(columns=columns)
-    metrics = pd.concat(metric_parts, ignore_index=True)
-    order = ["seed", "perturbation", "sigma", "draw"]
-    return (
-        predictions.sort_values(order + ["example"], ignore_index=True, kind="stable"),
-        metrics.sort_values(order, ignore_index=True, kind="stable"),
+    everyone = bool(keep.all())  # then no copy of the outcome arrays is needed
+    outcomes = {name: values if everyone else values[keep] for name, values in evaluation.outcomes.items()}
+    block = PredictionBlock(
+        perturbation=evaluation.perturbation,
+        seeds=kept_seeds,
+        sigmas=evaluation.sigmas,
+        draws=evaluation.draws,
+        labels=labels.astype(np.int8),
+        outcomes=outcomes,
+    )
+    clean_pred = outcomes["pred"][:, :1, :]  # (K', 1, n): condition 0 is sigma 0
+    metrics = score(
+        labels, outcomes["pred"], clean_pred, outcomes["confidence"], outcomes["prob_true"], outcomes["brier"]
+    )  # each (K', C)
+    n_conditions = len(block.sigmas)
+    frame = pd.DataFrame(
+        {
+            "seed": np.repeat(kept_seeds, n_conditions),
+            "perturbation": block.perturbation,
+            "sigma": np.tile(block.sigmas, len(kept_seeds)),
+            "draw": np.tile(block.draws, len(kept_seeds)),
+            **{name: values.ravel() for name, values in metrics.items()},
+        }
+    )
+    return block, frame
+
+
+def make_dataset(mnist: Mnist, splits: Splits, device: torch.device) -> Dataset:
+    """The training and validation splits as tensors on ``device`` (training pixels stay uint8)."""
+    return Dataset(
+        train_x=torch.tensor(mnist.train_images[splits.train_index], device=device),
+        train_y=torch.tensor(mnist.train_labels[splits.train_index], dtype=torch.int64, device=device),
+        val_x=_to_float(mnist.train_images[splits.val_index], device),
+        val_y=torch.tensor(mnist.train_labels[splits.val_index], dtype=torch.int64, device=device),
     )
 
 
@@ -123,17 +158,12 @@ def run_unit(
         order = seeding.numpy_rng(streams[0]["order"])  # identical for every model: shared batches
     else:
         order = [seeding.numpy_rng(st["order"]) for st in streams]
-    data = Dataset(
-        train_x=_to_float(mnist.train_images[splits.train_index], device),
-        train_y=torch.from_numpy(mnist.train_labels[splits.train_index].astype(np.int64)).to(device),
-        val_x=_to_float(mnist.train_images[splits.val_index], device),
-        val_y=torch.from_numpy(mnist.train_labels[splits.val_index].astype(np.int64)).to(device),
-    )
+    data = make_dataset(mnist, splits, device)
     started = time.perf_counter()
     outcome = train_models(model, data, config.train, order, on_epoch)
     trained = time.perf_counter()
     test_labels = mnist.test_labels[: splits.n_test]
-    conditions = evaluate_models(
+    evaluation = evaluate_models(
         model,
         _to_float(mnist.test_images[: splits.n_test], device),
         torch.from_numpy(test_labels.astype(np.int64)).to(device),
@@ -141,7 +171,7 @@ def run_unit(
         root,
     )
     keep = np.array([k not in outcome.failures for k in range(len(seeds))])
-    predictions, metrics = _prediction_frames(seeds, test_labels, conditions, keep)
+    predictions, metrics = _predictions_and_metrics(seeds, test_labels, evaluation, keep)
     status = pd.DataFrame(
         {
             "seed": np.asarray(seeds, dtype=np.int64),

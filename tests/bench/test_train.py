@@ -1,6 +1,7 @@
 """The vectorised ensemble trains each model exactly as it would be trained alone."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,8 +10,8 @@ from bench import seeding
 from bench.config import load_config
 from bench.data import load_mnist, make_splits
 from bench.model import MlpEnsemble, init_layers
-from bench.train import Dataset, train_models
-from bench.unit import run_unit
+from bench.train import to_unit_range, train_models
+from bench.unit import make_dataset, run_unit
 from tests.conftest import TINY
 
 
@@ -34,15 +35,7 @@ def tiny_data():
 
 
 def _dataset(mnist, splits):
-    def f(x):
-        return torch.tensor(x, dtype=torch.float32) / 255
-
-    return Dataset(
-        f(mnist.train_images[splits.train_index]),
-        torch.tensor(mnist.train_labels[splits.train_index], dtype=torch.int64),
-        f(mnist.train_images[splits.val_index]),
-        torch.tensor(mnist.train_labels[splits.val_index], dtype=torch.int64),
-    )
+    return make_dataset(mnist, splits, torch.device("cpu"))
 
 
 @pytest.mark.parametrize("seed_mode", ["init", "order"])
@@ -51,11 +44,14 @@ def test_seed_alone_equals_seed_in_a_batch_of_16(tiny_data, seed_mode):
     config = load_config(None, TINY + [f'run.seed_mode="{seed_mode}"'])
     alone = run_unit(config, [7], mnist, splits)
     batch = run_unit(config, list(range(16)), mnist, splits)
-    for table in ("history", "metrics", "predictions"):
-        mine = getattr(batch, table)
+    tables = {"alone": alone, "batch": batch}
+    frames = {
+        name: {"history": t.history, "metrics": t.metrics, "predictions": t.predictions.rows()}
+        for name, t in tables.items()
+    }
+    for table, mine in frames["batch"].items():
         mine = mine[mine["seed"] == 7].reset_index(drop=True)
-        torch.testing.assert_close  # noqa: B018  (exact equality is asserted below)
-        assert getattr(alone, table).equals(mine), table
+        pd.testing.assert_frame_equal(frames["alone"][table], mine, check_exact=True, obj=table)
 
 
 def _reference_training(config, dataset, streams, epochs):
@@ -76,7 +72,7 @@ def _reference_training(config, dataset, streams, epochs):
         perm = torch.from_numpy(rng.permutation(len(dataset.train_x)))
         for start in range(0, len(perm), config.train.batch_size):
             index = perm[start : start + config.train.batch_size]
-            loss = F.cross_entropy(net(dataset.train_x[index]), dataset.train_y[index])
+            loss = F.cross_entropy(net(to_unit_range(dataset.train_x[index])), dataset.train_y[index])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

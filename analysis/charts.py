@@ -197,8 +197,10 @@ def robustness_chart(auc: pd.DataFrame, pair: tuple[int, int]) -> alt.LayerChart
 
 def generalisation_chart(generalisation: pd.DataFrame) -> alt.LayerChart:
     """Fraction of clean-equivalent pairs that diverge, per sigma, with CI error bars."""
-    data = generalisation[generalisation["quantity"] == "fraction_equivalent_pairs_diverging"]
-    x = alt.X("sigma:Q", title="Gaussian noise sigma")
+    rows = generalisation[generalisation["quantity"] == "fraction_equivalent_pairs_diverging"]
+    # A fixed x domain keeps the axes even when no pair was equivalent and nothing is drawn.
+    x = alt.X("sigma:Q", title="Gaussian noise sigma", scale=alt.Scale(domain=[0, float(rows["sigma"].max())]))
+    data = rows.dropna(subset=["estimate"])
     bars = (
         alt.Chart(data)
         .mark_errorbar(color="black")

@@ -2,6 +2,8 @@
 
 import json
 import re
+import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -71,8 +73,6 @@ def test_report_is_deterministic(tiny_run):
 def test_incomplete_and_old_folders_are_refused(tiny_run, tmp_path, capsys):
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "not a results folder" in capsys.readouterr().err
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(tiny_run, copy, ignore=shutil.ignore_patterns("report"))
     manifest = json.loads((copy / "manifest.json").read_text())
@@ -91,3 +91,41 @@ def test_incomplete_and_old_folders_are_refused(tiny_run, tmp_path, capsys):
 def test_only_analysis_keys_can_be_overridden(tiny_run, capsys):
     assert main(["report", str(tiny_run), "--set", "train.epochs=3"]) == 2
     assert "only analysis" in capsys.readouterr().err
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed")
+def test_report_renders_in_a_headless_browser_without_errors(tiny_run, tmp_path):
+    assert main(["report", str(tiny_run)]) == 0
+    report = tiny_run / "report"
+    pages = [report / "index.html", *sorted((report / "figures").glob("*.html"))]
+    for page in pages:
+        result = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+        assert console == [], f"{page.name}: {console}"
+        if page.name != "index.html":
+            assert "<svg" in result.stdout, f"{page.name} drew no chart"
+        else:
+            assert result.stdout.count("<img") == 11

@@ -158,7 +158,14 @@ def _verified_done(run_dir: Path, manifest: dict) -> dict[str, dict]:
 def _work(config: BenchConfig, unit_id: int, seeds: list[int], mnist: Mnist, splits, n_threads: int, show_epochs: bool):
     torch.set_num_threads(n_threads)
     started = time.perf_counter()
-    bar = tqdm(total=config.train.epochs, desc=f"unit {unit_id} epochs", leave=False, disable=not show_epochs)
+    # One epoch bar per concurrent worker, on the lines below the units bar (terminals only).
+    bar = tqdm(
+        total=config.train.epochs,
+        desc=f"unit {unit_id} epochs",
+        leave=False,
+        position=1 + unit_id % config.run.n_jobs,
+        disable=None if show_epochs else True,
+    )
     tables = run_unit(config, seeds, mnist, splits, on_epoch=lambda _: bar.update())
     bar.close()
     return unit_id, tables, time.perf_counter() - started
@@ -274,7 +281,7 @@ def _execute(
     n_threads = max(1, (os.cpu_count() or 1) // min(config.run.n_jobs, max(1, len(plan))))
     if config.run.backend == "threading":
         torch.set_num_threads(n_threads)
-    show_epochs = progress and min(config.run.n_jobs, len(plan)) == 1
+    show_epochs = progress and config.run.backend != "dask"  # remote workers have no terminal
     bar = tqdm(total=len(plan), desc="units", unit="unit", disable=not progress or not plan)
     pending = dict(plan)
     try:

@@ -44,7 +44,9 @@ def pair_analysis(
     Rows: one TOST of clean-accuracy equivalence (``metric`` = ``accuracy_equivalence``; CI is
     the ``1 - 2 alpha`` interval that TOST inverts); then for each sigma and metric (accuracy,
     flip rate, confidence) the mean paired difference A - B with a paired bootstrap CI over
-    test examples and noise draws, tested on draw 0 (exact McNemar for accuracy and flip
+    test examples (each example's difference averaged over the noise draws first: examples
+    are the independent units; resampling the few shared draws as well would double-count
+    their variance and over-cover), tested on draw 0 (exact McNemar for accuracy and flip
     rate, paired t for confidence), Holm-adjusted across the sigma grid per metric; and the
     probability that A beats B on a fresh noise draw (``p_a_beats_b``, no test).
 
@@ -81,7 +83,7 @@ def pair_analysis(
                 continue
             conds = cube.conditions_at(sigma)
             diff = outcome[ia, conds].astype(float) - outcome[ib, conds].astype(float)  # (D, n)
-            boot = two_way_bootstrap_mean(diff, rng, n_boot, confidence)
+            boot = two_way_bootstrap_mean(diff.mean(0, keepdims=True), rng, n_boot, confidence)  # examples only
             first = conds[0]
             if metric == "confidence":
                 result = stats.ttest_rel(outcome[ia, first], outcome[ib, first])

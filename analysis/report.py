@@ -123,8 +123,9 @@ METHODS = [
     (
         "Divergence of a pair",
         "Mean paired difference (A - B) of accuracy, flip rate (prediction differs from "
-        "the model's own clean prediction) and confidence, with a paired bootstrap over test examples and noise draws "
-        "jointly (percentile, {n_boot} resamples). Tests on noise draw 0 (independent examples): exact McNemar "
+        "the model's own clean prediction) and confidence, with a paired bootstrap over test examples of each "
+        "example's difference averaged over the noise draws (percentile, {n_boot} resamples). "
+        "Tests on noise draw 0 (independent examples): exact McNemar "
         "(binomial test on discordant pairs; null: A-only and B-only correct items equally likely) for accuracy "
         "and flip rate, paired t for confidence; Holm-adjusted across the sigma grid per metric. Effect size: "
         "the discordant odds ratio (A-only / B-only) for McNemar, the mean difference otherwise.",

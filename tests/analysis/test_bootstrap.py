@@ -113,3 +113,28 @@ def test_seed_bootstrap_coverage_quick():
 def test_seed_bootstrap_coverage():
     # 2000 repetitions (binomial SD 0.5 pp); tolerance 0.92..0.975 allows BCa's small-sample undercoverage.
     assert 0.92 <= _coverage(2000, 20, 1000) <= 0.975
+
+
+def _pair_interval_coverage(n_reps: int, n_draws: int = 5, n: int = 2000) -> float:
+    """Two models identical in distribution (true accuracy difference 0): how often does the
+    pair analysis's bootstrap (examples resampled, differences averaged over draws) cover 0?"""
+    rng = np.random.default_rng(321)
+    hits = 0
+    for _ in range(n_reps):
+        difficulty = rng.uniform(0.3, 1.0, size=n)  # shared by both models and every draw
+        a = rng.uniform(size=(n_draws, n)) < difficulty
+        b = rng.uniform(size=(n_draws, n)) < difficulty
+        out = bootstrap.two_way_bootstrap_mean((a.astype(float) - b).mean(0, keepdims=True), rng, 400, 0.95)
+        hits += out["ci_low"] <= 0 <= out["ci_high"]
+    return hits / n_reps
+
+
+def test_pair_bootstrap_coverage_quick():
+    # 200 repetitions: binomial SD 1.5 pp, so accept 0.90..0.99.
+    assert 0.9 <= _pair_interval_coverage(200) <= 0.99
+
+
+@pytest.mark.slow
+def test_pair_bootstrap_coverage():
+    # 2000 repetitions (binomial SD 0.5 pp): nominal 0.95 within 1.5 pp.
+    assert 0.935 <= _pair_interval_coverage(2000) <= 0.965

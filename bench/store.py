@@ -51,11 +51,8 @@ def read_json(path: Path) -> dict:
 
 
 def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def unit_file(run_dir: Path, table: str, unit_id: int) -> Path:

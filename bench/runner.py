@@ -115,9 +115,25 @@ def _check_space(run_dir: Path, config: BenchConfig, n_seeds: int, n_test: int) 
         )
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _open_manifest(run_dir: Path, config: BenchConfig, mnist: Mnist, device: torch.device) -> dict:
     path = run_dir / "manifest.json"
     manifest = store.read_json(path) if path.exists() else {"units": {}, "started": _now()}
+    before = manifest.get("device", {}).get("type")
+    if manifest.get("units") and before not in (None, device.type):
+        raise RunError(
+            f"{run_dir} was started on {before} and this run would use {device.type}, whose numbers differ "
+            f'slightly; pass --set run.device="{before}" to continue it, or use another --out'
+        )
     manifest.update(
         {
             "schema_version": store.SCHEMA_VERSION,
@@ -131,7 +147,7 @@ def _open_manifest(run_dir: Path, config: BenchConfig, mnist: Mnist, device: tor
             },
             "device": {
                 "type": device.type,
-                "name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+                "name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
             },
             "data": {"source": mnist.source, "md5": mnist.checksums},
             "status": "running",

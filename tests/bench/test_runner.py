@@ -140,3 +140,15 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: noise.sigmas") and err.count("\n") == 1
     assert not out.exists()
+
+
+def test_resume_on_another_device_type_is_refused(reference_run, tmp_path):
+    import shutil
+
+    out = tmp_path / "moved"
+    shutil.copytree(reference_run, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["device"]["type"] = "cuda"
+    store.write_json(out / "manifest.json", manifest)
+    with pytest.raises(RunError, match='run.device="cuda"'):
+        run_study(load_config(None, TINY + ["run.n_seeds=4", "run.models_per_unit=4"]), out, progress=False)

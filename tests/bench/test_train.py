@@ -118,3 +118,15 @@ def test_a_diverging_seed_fails_alone(tiny_data):
     assert outcome.failures[1][0] == 1 and "loss became" in outcome.failures[1][1]
     assert np.isnan(outcome.loss[-1, :, 1]).all()
     np.testing.assert_array_equal(outcome.loss[:, :, [0, 2]], reference.loss)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu_closely(tiny_data):
+    config, mnist, splits = tiny_data
+    cpu = run_unit(config, [0, 1], mnist, splits)
+    gpu = run_unit(load_config(None, TINY + ['run.device="cuda"']), [0, 1], mnist, splits)
+    # different kernels round differently: the same tables up to float tolerance, the same
+    # predicted class on nearly every image
+    np.testing.assert_allclose(cpu.history["loss"], gpu.history["loss"], rtol=1e-3)
+    agree = (cpu.predictions.outcomes["pred"] == gpu.predictions.outcomes["pred"]).mean()
+    assert agree >= 0.99

@@ -38,10 +38,19 @@ def _dataset(mnist, splits):
     return make_dataset(mnist, splits, torch.device("cpu"))
 
 
-@pytest.mark.parametrize("seed_mode", ["init", "order"])
-def test_seed_alone_equals_seed_in_a_batch_of_16(tiny_data, seed_mode):
-    config, mnist, splits = tiny_data
-    config = load_config(None, TINY + [f'run.seed_mode="{seed_mode}"'])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ['run.seed_mode="init"'],
+        ['run.seed_mode="order"'],
+        # smooth activations are exact too when hidden widths are multiples of the SIMD length
+        ['model.activation="tanh"', "model.hidden=[64, 32]"],
+        ['model.activation="gelu"', "model.hidden=[64, 32]", 'run.seed_mode="both"'],
+    ],
+)
+def test_seed_alone_equals_seed_in_a_batch_of_16(tiny_data, extra):
+    _, mnist, splits = tiny_data
+    config = load_config(None, TINY + extra)
     alone = run_unit(config, [7], mnist, splits)
     batch = run_unit(config, list(range(16)), mnist, splits)
     tables = {"alone": alone, "batch": batch}

@@ -196,6 +196,61 @@ def all_pairs(cube: PredictionCube, margin: float, alpha: float) -> pd.DataFrame
     return frame
 
 
+def _pair_weighted_ratio(
+    numerator: np.ndarray, denominator: np.ndarray, weights: np.ndarray, confidence: float
+) -> tuple[float, float, float]:
+    """``sum(numerator) / sum(denominator)`` over seed pairs (``(S, S)`` upper-triangular
+    matrices), and its percentile interval when seeds are resampled with counts ``weights``
+    ``(B, S)``: a pair then counts ``w_i w_j`` times."""
+    den = np.einsum("bi,ij,bj->b", weights, denominator, weights)
+    num = np.einsum("bi,ij,bj->b", weights, numerator, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = num / den
+    boot = boot[np.isfinite(boot)]
+    low, high = percentile_interval(boot, confidence) if len(boot) else (np.nan, np.nan)
+    estimate = numerator.sum() / denominator.sum() if denominator.sum() else np.nan
+    return float(estimate), float(low), float(high)
+
+
+def ranking_consistency(cube: PredictionCube, rng: np.random.Generator, n_boot: int, confidence: float) -> pd.DataFrame:
+    """How consistently one seed beats another across noise draws, per sigma > 0.
+
+    For seeds i and j, ``P_ij`` is the rliable probability of improvement of i's accuracy over
+    j's across the noise draws (``P(X > Y) + P(X = Y) / 2``); the quantity is the mean over
+    pairs of ``|2 P_ij - 1|``: 0 when which seed does better is a coin flip from draw to draw,
+    1 when the same seed wins on every draw. Seed-bootstrap percentile CI (pairs weighted
+    ``w_i w_j``). Needs at least two draws.
+
+    Returns ``sigma, quantity, estimate, ci_low, ci_high, confidence, n_boot, method``.
+    """
+    n_seeds = len(cube.seeds)
+    pairs = np.triu(np.ones((n_seeds, n_seeds)), k=1)
+    weights = resample_counts(rng, n_seeds, n_boot)  # (B, S)
+    rows = []
+    for sigma in np.unique(cube.sigmas[cube.sigmas > 0]):
+        conds = cube.conditions_at(sigma)
+        if len(conds) < 2:
+            continue
+        acc = cube.correct[:, conds].mean(-1)  # (S, D)
+        x, y = acc[:, None, :, None], acc[None, :, None, :]
+        improvement = ((x > y) + 0.5 * (x == y)).mean(axis=(2, 3))  # (S, S)
+        decisive = np.abs(2 * improvement - 1) * pairs
+        estimate, low, high = _pair_weighted_ratio(decisive, pairs, weights, confidence)
+        rows.append(
+            {
+                "sigma": float(sigma),
+                "quantity": "seed_ranking_consistency",
+                "estimate": estimate,
+                "ci_low": low,
+                "ci_high": high,
+                "confidence": confidence,
+                "n_boot": n_boot,
+                "method": "mean |2 P(X_i > X_j) - 1| over pairs, seed bootstrap (percentile)",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def generalisation(
     pairs: pd.DataFrame, seeds: np.ndarray, rng: np.random.Generator, n_boot: int, confidence: float
 ) -> pd.DataFrame:
@@ -221,19 +276,14 @@ def generalisation(
         equivalent[i, j] = group["equivalent"].to_numpy()
         diverging[i, j] = (group["equivalent"] & group["diverges"]).to_numpy()
         n_equivalent, n_diverging = int(equivalent.sum()), int(diverging.sum())
-        den = np.einsum("bi,ij,bj->b", weights, equivalent, weights)
-        num = np.einsum("bi,ij,bj->b", weights, diverging, weights)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot = num / den
-        boot = boot[np.isfinite(boot)]
-        low, high = percentile_interval(boot, confidence) if len(boot) else (np.nan, np.nan)
+        estimate, low, high = _pair_weighted_ratio(diverging, equivalent, weights, confidence)
         rows.append(
             {
                 "sigma": float(sigma),
                 "quantity": "fraction_equivalent_pairs_diverging",
-                "estimate": n_diverging / n_equivalent if n_equivalent else np.nan,
-                "ci_low": float(low),
-                "ci_high": float(high),
+                "estimate": estimate,
+                "ci_low": low,
+                "ci_high": high,
                 "confidence": confidence,
                 "n_boot": n_boot,
                 "method": "seed bootstrap (percentile), pairs weighted w_i w_j",

@@ -84,6 +84,15 @@ def findings(run: RunData, t: Tables) -> list[str]:
             f"+/-{100 * cfg.tost_margin:g} pp, so divergence among equivalent pairs cannot be "
             "assessed; more test examples or a wider analysis.tost_margin would be needed."
         )
+    ranking = t.generalisation[t.generalisation["quantity"] == "seed_ranking_consistency"]
+    if len(ranking):
+        focus = ranking.iloc[np.argmin(np.abs(ranking["sigma"].to_numpy() - t.focus_sigma))]
+        verdict = "hardly depends on" if focus.estimate >= 0.5 else "often changes with"
+        out.append(
+            f"Which of two seeds is more accurate at sigma = {focus.sigma:g} {verdict} the noise draw: the mean of "
+            f"|2 P(seed i beats seed j) - 1| over pairs is {focus.estimate:.2f} ({level} {focus.ci_low:.2f} to "
+            f"{focus.ci_high:.2f}; 0 would be a coin flip, 1 the same winner every draw)."
+        )
     shares = t.variance_shares[t.variance_shares["metric"] == "accuracy"]
     if len(shares):
         focus = shares.iloc[np.argmin(np.abs(shares["sigma"].to_numpy() - t.focus_sigma))]

@@ -16,7 +16,7 @@ from analysis.load import PredictionCube, RunData
 from bench import seeding
 from bench.scoring import METRICS
 
-ANALYSES = ("summary", "pair", "generalisation", "multi_bootstrap", "correlation")
+ANALYSES = ("summary", "pair", "generalisation", "multi_bootstrap", "correlation", "ranking")
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ def compute_tables(run: RunData, cube: PredictionCube) -> Tables:
         [
             divergence.generalisation(pairs, cube.seeds, rngs["generalisation"], cfg.n_boot, cfg.confidence),
             divergence.multi_bootstrap_table(cube, rngs["multi_bootstrap"], cfg.n_boot, cfg.confidence),
+            divergence.ranking_consistency(cube, rngs["ranking"], cfg.n_boot, cfg.confidence),
         ],
         ignore_index=True,
     )

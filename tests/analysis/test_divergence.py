@@ -83,3 +83,23 @@ def test_multi_bootstrap_table_estimates_are_means():
     table = divergence.multi_bootstrap_table(cube, np.random.default_rng(0), 300, 0.95)
     row = table[(table["quantity"] == "mean_accuracy") & (table["sigma"] == 0.6)].iloc[0]
     assert row["estimate"] == pytest.approx(cube.correct[:, cube.conditions_at(0.6)].mean())
+
+
+def test_ranking_consistency_is_one_for_a_fixed_order_and_matches_the_pairwise_definition():
+    cube = make_cube(n_seeds=4, n_draws=3, n=500)
+    table = divergence.ranking_consistency(cube, np.random.default_rng(0), 300, 0.95)
+    row = table[table["sigma"] == 0.3].iloc[0]
+    acc = cube.correct[:, cube.conditions_at(0.3)].mean(-1)
+    from analysis.bootstrap import probability_of_improvement
+
+    expected = np.mean(
+        [abs(2 * probability_of_improvement(acc[i], acc[j]) - 1) for i in range(4) for j in range(i + 1, 4)]
+    )
+    assert row["estimate"] == pytest.approx(expected)
+    assert row["ci_low"] <= row["estimate"] <= row["ci_high"]
+    # seeds whose accuracies never cross: the same seed wins on every draw
+    ordered = make_cube(n_seeds=3, n_draws=3, n=500)
+    for s in range(3):
+        ordered.pred[s, 1:] = np.where(np.arange(500) < 100 * (s + 1), ordered.labels, (ordered.labels + 1) % 10)
+    fixed = divergence.ranking_consistency(ordered, np.random.default_rng(0), 200, 0.95)
+    assert (fixed["estimate"] == 1.0).all()

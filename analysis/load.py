@@ -6,6 +6,7 @@ in :attr:`RunData.failed`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,6 @@ def load_run(run_dir: str | Path, overrides: dict | None = None) -> RunData:
             f"{run_dir} is not a results folder (no config.json/manifest.json); "
             "pass the --out folder of `python -m bench run`"
         )
-    import json
-
     try:
         manifest = json.loads((run_dir / "manifest.json").read_text())
         saved = json.loads((run_dir / "config.json").read_text())

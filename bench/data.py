@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,13 +202,3 @@ def make_splits(
         val_index=np.sort(order[:val_size]),
         n_test=min(test_limit or n_test_pool, n_test_pool),
     )
-
-
-def copy_into_cache(folder: Path) -> Path:
-    """Copy verified MNIST files into the cache folder (used by ``python -m bench fetch``)."""
-    cache = cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    for name in FILES:
-        source = _file_in(folder, name)
-        shutil.copy2(source, cache / source.name)
-    return cache

@@ -101,9 +101,6 @@ class MlpEnsemble(torch.nn.Module):
             else:
                 param[k].zero_()
 
-    def n_params_per_model(self) -> int:
-        return sum(p.numel() for p in self.parameters()) // self.n_models
-
     @torch.no_grad()
     def layers_of(self, k: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Model ``k``'s ``(W (in, out), b (out,))`` per layer, as copies."""

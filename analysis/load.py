@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +45,11 @@ class PredictionCube:
     pred: np.ndarray  # (S, C, n) int8
     confidence: np.ndarray  # (S, C, n) float32
 
-    @property
+    @cached_property
     def correct(self) -> np.ndarray:
-        return self.pred == self.labels  # (S, C, n)
+        return self.pred == self.labels  # (S, C, n), computed once: every analysis reads it
 
-    @property
+    @cached_property
     def flipped(self) -> np.ndarray:
         return self.pred != self.pred[:, :1, :]  # (S, C, n)
 

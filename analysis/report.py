@@ -18,6 +18,13 @@ from analysis.findings import captions, findings
 from analysis.load import RunData, load_cube, load_run
 from analysis.tables import Tables, compute_tables
 
+SIGMA_CHARTS = (
+    ("accuracy", "Accuracy under noise"),
+    ("flip_rate", "Flip rate under noise"),
+    ("confidence", "Confidence under noise"),
+    ("ece", "Calibration error under noise"),
+)
+
 
 def build_charts(run: RunData, t: Tables) -> dict[str, tuple[str, alt.TopLevelMixin]]:
     """``name -> (title, chart)`` in report order."""
@@ -30,22 +37,10 @@ def build_charts(run: RunData, t: Tables) -> dict[str, tuple[str, alt.TopLevelMi
             "Does the divergence generalise across seeds?",
             charts.generalisation_chart(t.generalisation),
         ),
-        "accuracy_vs_sigma": (
-            "Accuracy under noise",
-            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "accuracy"),
-        ),
-        "flip_rate_vs_sigma": (
-            "Flip rate under noise",
-            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "flip_rate"),
-        ),
-        "confidence_vs_sigma": (
-            "Confidence under noise",
-            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "confidence"),
-        ),
-        "ece_vs_sigma": (
-            "Calibration error under noise",
-            charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, "ece"),
-        ),
+        **{
+            f"{metric}_vs_sigma": (title, charts.metric_vs_sigma_chart(t.summary, run.metrics, pair, metric))
+            for metric, title in SIGMA_CHARTS
+        },
         "calibration": ("Reliability under noise", charts.reliability_chart(t.reliability)),
         "divergence_matrix": ("Pairwise divergence", charts.divergence_matrix_chart(t.disagreement)),
         "robustness": ("Clean accuracy and robustness", charts.robustness_chart(t.robustness, pair)),

@@ -85,7 +85,7 @@ class PredictionBlock:
         return pd.DataFrame(
             {
                 "seed": np.repeat(seeds, n_conditions * n),
-                "perturbation": pd.Series([self.perturbation] * (n_models * n_conditions * n), dtype="str"),
+                "perturbation": self.perturbation,
                 "sigma": np.tile(np.repeat(self.sigmas, n), n_models),
                 "draw": np.tile(np.repeat(self.draws, n), n_models),
                 "example": np.tile(np.arange(n, dtype=np.int32), n_models * n_conditions),
